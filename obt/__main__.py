@@ -1,0 +1,3 @@
+from obt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Settings, read once from the environment.
+
+One setting (``OBT_ENV``) chooses the adapters: ``local`` (DuckDB warehouse, emulators reached through
+the official clients) or ``gcp``. Storage, Pub/Sub and Dataproc always go through Google's client
+libraries; locally they are pointed at the emulators by ``STORAGE_EMULATOR_HOST``,
+``PUBSUB_EMULATOR_HOST`` and ``OBT_DATAPROC_ENDPOINT``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+BUILD_TOPIC = "obt-build-complete"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def _get(env: Mapping[str, str], name: str, default: str = "") -> str:
+    return env.get(name, default).strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _json_dict(env: Mapping[str, str], name: str) -> dict[str, str]:
+    raw = _get(env, name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name} must be a JSON object: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _csv(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in _get(env, name, default).split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "local"
+    project: str = "obt-local"
+    region: str = "us-central1"
+    raw_bucket: str = "obt-raw"
+    curated_bucket: str = "obt-curated"
+    build_topic: str = BUILD_TOPIC
+    state_dir: Path = Path(".obt")
+
+    # Dataproc Serverless batches (on_raw_landed, reconcile).
+    dataproc_endpoint: str = ""
+    dataproc_runtime_version: str = "2.3"
+    dataproc_service_account: str = ""
+    dataproc_subnetwork: str = ""
+    spark_properties: dict[str, str] = field(default_factory=dict)
+    job_main_uri: str = ""
+    job_py_files: tuple[str, ...] = ()
+    dq_max_quarantine_share: float = 0.5
+
+    # Warehouse.
+    warehouse_path: Path = Path(".obt/warehouse.duckdb")
+    bq_location: str = "US"
+    obt_dataset: str = "movie_analytics"
+    obt_table: str = "obt"
+    staging_dataset: str = "obt_staging"
+    ops_dataset: str = "obt_ops"
+
+    # PostgreSQL source (extract_postgres).
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_user: str = "postgres"
+    pg_password: str = ""
+    pg_database: str = "postgres"
+    cloudsql_instance: str = ""
+    pg_iam_auth: bool = False
+    pg_password_secret: str = ""
+    extract_tables: tuple[str, ...] = ("user_purchase",)
+    extract_part_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def is_local(self) -> bool:
+        return self.env == "local"
+
+    @property
+    def topic_path(self) -> str:
+        return f"projects/{self.project}/topics/{self.build_topic}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        kind = _get(env, "OBT_ENV", "local")
+        if kind not in ("local", "gcp"):
+            raise ConfigError(f"OBT_ENV must be 'local' or 'gcp', got {kind!r}")
+        state_dir = Path(_get(env, "OBT_STATE_DIR", ".obt"))
+        project = _get(env, "OBT_PROJECT") or _get(env, "GOOGLE_CLOUD_PROJECT") or cls.project
+        share = _float(env, "OBT_DQ_MAX_QUARANTINE_SHARE", cls.dq_max_quarantine_share)
+        if not 0.0 <= share <= 1.0:
+            raise ConfigError(f"OBT_DQ_MAX_QUARANTINE_SHARE must be within 0..1, got {share}")
+        return cls(
+            env=kind,
+            project=project,
+            region=_get(env, "OBT_REGION", cls.region),
+            raw_bucket=_get(env, "OBT_RAW_BUCKET", cls.raw_bucket),
+            curated_bucket=_get(env, "OBT_CURATED_BUCKET", cls.curated_bucket),
+            build_topic=_get(env, "OBT_BUILD_TOPIC", BUILD_TOPIC),
+            state_dir=state_dir,
+            dataproc_endpoint=_get(env, "OBT_DATAPROC_ENDPOINT"),
+            dataproc_runtime_version=_get(env, "OBT_DATAPROC_RUNTIME_VERSION", cls.dataproc_runtime_version),
+            dataproc_service_account=_get(env, "OBT_DATAPROC_SERVICE_ACCOUNT"),
+            dataproc_subnetwork=_get(env, "OBT_DATAPROC_SUBNETWORK"),
+            spark_properties=_json_dict(env, "OBT_SPARK_PROPERTIES"),
+            job_main_uri=_get(env, "OBT_JOB_MAIN_URI"),
+            job_py_files=_csv(env, "OBT_JOB_PY_FILES", ""),
+            dq_max_quarantine_share=share,
+            warehouse_path=Path(_get(env, "OBT_WAREHOUSE_PATH") or state_dir / "warehouse.duckdb"),
+            bq_location=_get(env, "OBT_BQ_LOCATION", cls.bq_location),
+            obt_dataset=_get(env, "OBT_DATASET", cls.obt_dataset),
+            obt_table=_get(env, "OBT_TABLE", cls.obt_table),
+            staging_dataset=_get(env, "OBT_STAGING_DATASET", cls.staging_dataset),
+            ops_dataset=_get(env, "OBT_OPS_DATASET", cls.ops_dataset),
+            pg_host=_get(env, "OBT_PG_HOST", cls.pg_host),
+            pg_port=_int(env, "OBT_PG_PORT", cls.pg_port),
+            pg_user=_get(env, "OBT_PG_USER", cls.pg_user),
+            pg_password=_get(env, "OBT_PG_PASSWORD"),
+            pg_database=_get(env, "OBT_PG_DATABASE", cls.pg_database),
+            cloudsql_instance=_get(env, "OBT_CLOUDSQL_INSTANCE"),
+            pg_iam_auth=_get(env, "OBT_PG_IAM_AUTH").lower() in ("1", "true", "yes"),
+            pg_password_secret=_get(env, "OBT_PG_PASSWORD_SECRET"),
+            extract_tables=_csv(env, "OBT_EXTRACT_TABLES", "user_purchase"),
+            extract_part_bytes=_int(env, "OBT_EXTRACT_PART_BYTES", cls.extract_part_bytes),
+        )
