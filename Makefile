@@ -37,6 +37,14 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/e2e.py
 
+# Deploy to Google Cloud: make deploy PROJECT=my-project [REGION=…] [NAME_PREFIX=…] (see infra/README.md).
+deploy:
+	scripts/deploy.sh deploy $(if $(PROJECT),--project $(PROJECT)) $(if $(REGION),--region $(REGION)) $(if $(NAME_PREFIX),--name-prefix $(NAME_PREFIX))
+
+# The Spark job's package for Dataproc --py-files; the entry point spark_jobs/build_obt.py is uploaded as is.
+job-package: $(STAMP)
+	$(BIN)/python spark_jobs/package.py dist/spark_job.zip
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -12,6 +12,14 @@ from obt.errors import UserError
 
 # Modules exposing ``register(subparsers)``; each sub-parser sets ``func(args) -> int``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "obt.reconcile_cli",
+    "obt.generate_cli",
+    "obt.local.cli",
+    "obt.extract.cli",
+    "obt.backfill_cli",
+    "obt.status_cli",
+    "obt.report_cli",
+    "obt.demo_cli",
 )
 
 

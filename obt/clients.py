@@ -13,7 +13,7 @@ import os
 from obt.config import Settings
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def storage_client(project: str):
     from google.cloud import storage
 
@@ -24,21 +24,21 @@ def storage_client(project: str):
     return storage.Client(project=project)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def publisher_client():
     from google.cloud import pubsub_v1
 
     return pubsub_v1.PublisherClient()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def subscriber_client():
     from google.cloud import pubsub_v1
 
     return pubsub_v1.SubscriberClient()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def batch_client(region: str, endpoint: str):
     """Dataproc BatchController over REST; ``endpoint`` is empty on GCP (regional endpoint)."""
     from google.api_core.client_options import ClientOptions
@@ -64,3 +64,9 @@ def batches(settings: Settings):
 
 def storage(settings: Settings):
     return storage_client(settings.project)
+
+
+def reset() -> None:
+    """Forget cached clients, after the emulator environment changed (tests, ``obt demo``)."""
+    for factory in (storage_client, publisher_client, subscriber_client, batch_client):
+        factory.cache_clear()

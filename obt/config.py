@@ -81,6 +81,8 @@ class Settings:
     job_main_uri: str = ""
     job_py_files: tuple[str, ...] = ()
     dq_max_quarantine_share: float = 0.5
+    # obt reconcile: how far back to look for batches that ended without a completion message.
+    reconcile_lookback_hours: int = 72
 
     # Warehouse.
     warehouse_path: Path = Path(".obt/warehouse.duckdb")
@@ -97,6 +99,7 @@ class Settings:
     pg_password: str = ""
     pg_database: str = "postgres"
     cloudsql_instance: str = ""
+    cloudsql_ip_type: str = "public"
     pg_iam_auth: bool = False
     pg_password_secret: str = ""
     extract_tables: tuple[str, ...] = ("user_purchase",)
@@ -137,6 +140,7 @@ class Settings:
             job_main_uri=_get(env, "OBT_JOB_MAIN_URI"),
             job_py_files=_csv(env, "OBT_JOB_PY_FILES", ""),
             dq_max_quarantine_share=share,
+            reconcile_lookback_hours=_int(env, "OBT_RECONCILE_LOOKBACK_HOURS", cls.reconcile_lookback_hours),
             warehouse_path=Path(_get(env, "OBT_WAREHOUSE_PATH") or state_dir / "warehouse.duckdb"),
             bq_location=_get(env, "OBT_BQ_LOCATION", cls.bq_location),
             obt_dataset=_get(env, "OBT_DATASET", cls.obt_dataset),
@@ -149,6 +153,7 @@ class Settings:
             pg_password=_get(env, "OBT_PG_PASSWORD"),
             pg_database=_get(env, "OBT_PG_DATABASE", cls.pg_database),
             cloudsql_instance=_get(env, "OBT_CLOUDSQL_INSTANCE"),
+            cloudsql_ip_type=_get(env, "OBT_CLOUDSQL_IP_TYPE", cls.cloudsql_ip_type),
             pg_iam_auth=_get(env, "OBT_PG_IAM_AUTH").lower() in ("1", "true", "yes"),
             pg_password_secret=_get(env, "OBT_PG_PASSWORD_SECRET"),
             extract_tables=_csv(env, "OBT_EXTRACT_TABLES", "user_purchase"),

@@ -1,0 +1,269 @@
+"""Transform benchmark: the Spark job's wall time and rows/s, next to the same rules as one DuckDB statement.
+
+    .venv/bin/python bench/transform.py [--data ../shared/data] [--scales real,10] [--work DIR]
+
+``real`` is the files in ``shared/data``; ``N`` is ``obt generate`` at scale N. Both engines get the same
+inputs (purchases converted to the PostgreSQL export format the job reads) and the same two cores
+(``local[2]``, DuckDB ``threads=2``). Spark's figure is the job itself (read, rules, Parquet, quarantine,
+manifest, publish to a local stub) without the JVM start; DuckDB's is one ``COPY (…) TO parquet``
+producing the OBT only, with the XML fields taken by regular expression: a single-node reference, not
+an equivalent job. The ratio is spark / duckdb. Not run by the tests (minutes of CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import lzma
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "spark_jobs"), str(ROOT)]
+
+PG_HEADER = [
+    "invoice_number",
+    "stock_code",
+    "detail",
+    "quantity",
+    "invoice_date",
+    "unit_price",
+    "customer_id",
+    "country",
+]
+TOPIC = "projects/obt-bench/topics/obt-build-complete"
+
+DUCKDB_OBT = r"""
+COPY (
+WITH p AS (
+  SELECT * FROM read_csv({purchases}, header = true, all_varchar = true, quote = '"', escape = '"')
+), typed AS (
+  SELECT *, TRY_CAST(quantity AS INTEGER) AS q, TRY_CAST(unit_price AS DECIMAL(10,3)) AS up,
+         TRY_CAST(customer_id AS BIGINT) AS cid, TRY_STRPTIME(invoice_date, '%Y-%m-%d %H:%M:%S') AS ts
+  FROM p
+), clean AS (
+  SELECT DISTINCT invoice_number, stock_code, detail, quantity, invoice_date, unit_price, customer_id, country,
+         q, up, cid, ts
+  FROM typed
+  WHERE q IS NOT NULL AND up IS NOT NULL AND ts IS NOT NULL AND cid IS NOT NULL AND length(stock_code) > 1
+    AND q >= 0 AND up >= 0 AND regexp_matches(invoice_number, '^[0-9]')
+), cust AS (
+  SELECT cid AS customer_id, CAST(SUM(q * up) AS DECIMAL(38,9)) AS amount_spent,
+         COUNT(DISTINCT invoice_number) AS count_invoices,
+         CAST(MIN(ts) AS DATE) AS first_invoice_date, CAST(MAX(ts) AS DATE) AS last_invoice_date
+  FROM clean GROUP BY cid
+), r0 AS (
+  SELECT DISTINCT TRY_CAST(trim(cid) AS BIGINT) AS customer_id, trim(review_str) AS review_str,
+         TRY_CAST(trim(id_review) AS BIGINT) AS review_id
+  FROM read_csv({reviews}, header = true, all_varchar = true, quote = '"', escape = '"')
+), r AS (
+  SELECT review_id, customer_id,
+         CASE WHEN list_contains(regexp_split_to_array(regexp_replace(lower(review_str), '<[^>]*>', ' ', 'g'),
+                                                       '[^a-z0-9]+'), 'good') THEN 1 ELSE 0 END AS pos
+  FROM r0 WHERE customer_id IS NOT NULL AND review_id IS NOT NULL
+  QUALIFY COUNT(*) OVER (PARTITION BY review_id) = 1
+), l0 AS (
+  SELECT DISTINCT TRY_CAST(trim(id_review) AS BIGINT) AS review_id, trim(log) AS log
+  FROM read_csv({logs}, header = true, all_varchar = true, quote = '"', escape = '"')
+), l1 AS (
+  SELECT review_id,
+         CAST(TRY_STRPTIME(regexp_extract(log, '<logDate>([^<]*)</logDate>', 1), '%m-%d-%Y') AS DATE) AS log_date,
+         nullif(trim(regexp_extract(log, '<device>([^<]*)</device>', 1)), '') AS device,
+         nullif(trim(regexp_extract(log, '<location>([^<]*)</location>', 1)), '') AS loc,
+         nullif(trim(regexp_extract(log, '<os>([^<]*)</os>', 1)), '') AS os
+  FROM l0 WHERE review_id IS NOT NULL
+  QUALIFY COUNT(*) OVER (PARTITION BY review_id) = 1
+), l AS (
+  SELECT review_id, log_date, device, os,
+         CASE loc WHEN 'Pensylvania' THEN 'Pennsylvania' WHEN 'Lousiana' THEN 'Louisiana'
+                  WHEN 'Massachussets' THEN 'Massachusetts' ELSE loc END AS location,
+         CASE os WHEN 'Linux' THEN 'Firefox' WHEN 'Google Android' THEN 'Chrome' WHEN 'Microsoft Windows' THEN 'Edge'
+                 WHEN 'Apple iOS' THEN 'Safari' WHEN 'Apple MacOS' THEN 'Safari' ELSE 'Unknown' END AS browser,
+         CASE WHEN strftime(log_date, '%m-%d') BETWEEN '03-20' AND '06-20' THEN 'Spring'
+              WHEN strftime(log_date, '%m-%d') BETWEEN '06-21' AND '09-22' THEN 'Summer'
+              WHEN strftime(log_date, '%m-%d') BETWEEN '09-23' AND '12-20' THEN 'Fall' ELSE 'Winter' END AS season
+  FROM l1 WHERE log_date IS NOT NULL AND device IS NOT NULL AND loc IS NOT NULL AND os IS NOT NULL
+), k AS (
+  SELECT r.customer_id, l.log_date, l.season, l.device, l.location,
+         CASE WHEN l.location IN ('Alaska', 'Arizona', 'California', 'Colorado', 'Hawaii', 'Idaho', 'Montana',
+                                  'Nevada', 'New Mexico', 'Oregon', 'Utah', 'Washington', 'Wyoming')
+              THEN 'West' ELSE 'East' END AS region,
+         l.os, l.browser, COUNT(DISTINCT r.review_id) AS review_count, SUM(r.pos) AS review_score
+  FROM r JOIN l USING (review_id)
+  GROUP BY ALL
+)
+SELECT k.*, c.amount_spent, c.count_invoices, c.first_invoice_date, c.last_invoice_date
+FROM k LEFT JOIN cust c USING (customer_id)
+) TO {out} (FORMAT parquet)
+"""
+
+
+class _Stub(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b'{"messageIds": ["1"]}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _pg_date(text: str) -> str:
+    day, clock = text.split(" ")
+    month, dom, year = day.split("/")
+    hour, minute = clock.split(":")
+    return f"{year}-{int(month):02d}-{int(dom):02d} {int(hour):02d}:{minute}:00"
+
+
+def convert_purchases(source: Path, target: Path) -> int:
+    """UCI shape -> PostgreSQL COPY CSV export shape (what extract_postgres lands)."""
+    opener = gzip.open if source.suffix == ".gz" else open
+    rows = 0
+    with (
+        opener(source, "rt", encoding="utf-8", newline="") as src,
+        target.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        reader = csv.reader(src)
+        next(reader)
+        writer = csv.writer(dst, lineterminator="\n")
+        writer.writerow(PG_HEADER)
+        for inv, stock, detail, qty, when, price, cust, country in reader:
+            writer.writerow([inv, stock, detail, qty, _pg_date(when), price, cust, country])
+            rows += 1
+    return rows
+
+
+def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:
+    folder = work / f"inputs-{scale}"
+    files = {
+        "purchases": folder / "purchases.csv",
+        "reviews": folder / "movie_review.csv",
+        "logs": folder / "log_reviews.csv",
+    }
+    if all(p.exists() for p in files.values()):
+        return files
+    folder.mkdir(parents=True, exist_ok=True)
+    if scale == "real":
+        rows = convert_purchases(data / "user_purchase.csv.gz", files["purchases"])
+        with lzma.open(data / "movie_review.csv.xz") as src, files["reviews"].open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        with gzip.open(data / "log_reviews.csv.gz") as src, files["logs"].open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+    else:
+        from obt.generate import generate
+
+        generated = folder / "generated"
+        generate(generated, float(scale), seed=0)
+        rows = convert_purchases(generated / "user_purchase.csv", files["purchases"])
+        shutil.move(generated / "movie_review.csv", files["reviews"])
+        shutil.move(generated / "log_reviews.csv", files["logs"])
+        shutil.rmtree(generated)
+    (folder / "_MANIFEST.json").write_text(json.dumps({"total_rows": rows}))
+    return files
+
+
+def run_spark(spark, files: dict[str, Path], work: Path, scale: str) -> tuple[float, dict]:
+    from obt_job.args import parse_args
+    from obt_job.job import run
+
+    out = work / f"spark-out-{scale}"
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [
+        "--build-id", f"obt-bench-{scale}", "--input-watermark", "1",
+        "--purchases-manifest", (files["purchases"].parent / "_MANIFEST.json").as_uri(),
+        "--purchases", files["purchases"].as_uri(), "--movie-reviews", files["reviews"].as_uri(),
+        "--log-reviews", files["logs"].as_uri(), "--output", out.as_uri(), "--topic", TOPIC,
+        "--max-quarantine-share", "1.0",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    manifest = run(spark, parse_args(argv))
+    return time.perf_counter() - started, manifest
+
+
+def run_duckdb(files: dict[str, Path], work: Path, scale: str) -> tuple[float, int]:
+    import duckdb
+
+    out = work / f"duckdb-obt-{scale}.parquet"
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    sql = DUCKDB_OBT.format(
+        purchases=f"'{files['purchases']}'", reviews=f"'{files['reviews']}'", logs=f"'{files['logs']}'", out=f"'{out}'"
+    )
+    started = time.perf_counter()
+    con.execute(sql)
+    seconds = time.perf_counter() - started
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+    return seconds, rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--scales", default="real,10", help="comma-separated: real and/or generate scales")
+    parser.add_argument("--work", type=Path, default=None, help="keep inputs here between runs")
+    options = parser.parse_args()
+    work = options.work or Path(tempfile.mkdtemp(prefix="obt-bench-transform-"))
+    scales = [s.strip() for s in options.scales.split(",") if s.strip()]
+    if "real" in scales and not (options.data / "user_purchase.csv.gz").exists():
+        print(f"skipping real: no data at {options.data}")
+        scales.remove("real")
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{server.server_address[1]}"
+    from pyspark.sql import SparkSession
+
+    started = time.perf_counter()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("bench-transform")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "4g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    print(f"spark session start: {time.perf_counter() - started:.1f} s (not counted below)")
+
+    results = []
+    for scale in scales:
+        files = prepare(scale, options.data, work)
+        spark_s, manifest = run_spark(spark, files, work, scale)
+        read = sum(s["read"] for k, s in manifest["sources"].items() if k != "review_log_join")
+        duck_s, duck_rows = run_duckdb(files, work, scale)
+        results.append((scale, read, spark_s, manifest["obt"]["rows"], duck_s, duck_rows))
+        print(
+            f"[{scale}] spark {spark_s:.1f} s ({read / spark_s:,.0f} rows/s, {manifest['obt']['rows']:,} OBT rows) | "
+            f"duckdb {duck_s:.1f} s ({read / duck_s:,.0f} rows/s, {duck_rows:,} OBT rows) | "
+            f"ratio {spark_s / duck_s:.2f}"
+        )
+    spark.stop()
+    server.shutdown()
+
+    print("\nscale  input rows  spark s  spark rows/s  duckdb s  duckdb rows/s  ratio  obt rows (spark/duckdb)")
+    for scale, read, spark_s, obt_rows, duck_s, duck_rows in results:
+        print(
+            f"{scale:>5}  {read:>10,}  {spark_s:>7.1f}  {read / spark_s:>12,.0f}  {duck_s:>8.1f}  "
+            f"{read / duck_s:>13,.0f}  {spark_s / duck_s:>5.2f}  {obt_rows:,}/{duck_rows:,}"
+        )
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        print(f"ratio {first[0]} -> {last[0]}: {first[2] / first[4]:.2f} -> {last[2] / last[4]:.2f}")
+    print(f"work folder: {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

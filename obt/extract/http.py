@@ -1,0 +1,57 @@
+"""HTTP mapping for the ``extract_postgres`` function: 400 bad request, 503 retry later, 200 manifests.
+
+Cloud Scheduler retries any non-2xx answer with backoff; 503 says so explicitly for an unreachable
+database or failed storage. A permanent problem (missing table, corrupt manifest) answers 500 with its
+reason, so it is visible in the job's log rather than silently acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from obt.config import ConfigError, Settings
+from obt.errors import PermanentError, TransientError
+from obt.extract.request import BadRequest, parse_body
+from obt.extract.service import response_body, run_extract
+from obt.log import get_logger
+
+log = get_logger(__name__)
+
+SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
+
+
+def _json(status: int, body: dict[str, Any]) -> tuple[str, int, dict[str, str]]:
+    return json.dumps(body), status, {"Content-Type": "application/json"}
+
+
+def handle(request) -> tuple[str, int, dict[str, str]]:
+    """``request`` is the Flask request functions-framework passes in."""
+    try:
+        settings = Settings.from_env()
+        extract = parse_body(
+            request.get_data(cache=False) or b"",
+            allowed=settings.extract_tables,
+            schedule_time=request.headers.get(SCHEDULE_TIME_HEADER),
+        )
+    except BadRequest as exc:
+        log.warning("extract request rejected", reason=str(exc))
+        return _json(400, {"error": str(exc)})
+    except ConfigError as exc:
+        log.error("extract misconfigured", reason=str(exc))
+        return _json(500, {"error": f"configuration: {exc}"})
+    log.info(
+        "extract requested",
+        tables=list(extract.tables),
+        ingest_date=extract.ingest_date.isoformat(),
+        run_id=extract.run_id,
+    )
+    try:
+        outcomes = run_extract(settings, extract)
+    except TransientError as exc:
+        log.warning("extract failed, retry later", reason=str(exc))
+        return _json(503, {"error": str(exc), "retry": True})
+    except PermanentError as exc:
+        log.error("extract failed permanently", reason=str(exc))
+        return _json(500, {"error": str(exc), "retry": False})
+    return _json(200, response_body(outcomes))

@@ -1,0 +1,251 @@
+"""Turn a Dataproc ``PySparkBatch`` into a local ``spark-submit`` run.
+
+Split of work between this endpoint and the job (see ``docs/contracts.md``, "The local cloud"):
+
+- **Inputs (this module).** Every ``gs://`` object named by ``mainPythonFileUri``, ``pythonFileUris``,
+  ``fileUris``, ``jarFileUris``, ``archiveUris`` and ``args`` is downloaded through the storage emulator into
+  the mirror ``STATE/dataproc/mirror/<bucket>/<name>`` before the driver starts. A ``gs://`` argument that is
+  a bucket root, ends in ``/``, or names no existing object is an output location: nothing is downloaded.
+  Files that ``spark-submit`` itself must open (main file, py/jar/plain files, archives) are passed as local
+  paths; the job's ``args`` are passed unchanged, still ``gs://``.
+- **Outputs (the job).** The driver gets ``--conf spark.obt.localGcsMirror=<mirror>``. Under that property
+  the job reads ``gs://b/p`` from ``<mirror>/b/p``, writes its outputs there and uploads them through the
+  storage emulator itself, before publishing its completion message. This endpoint never uploads anything,
+  so a job's "upload, then publish" order is the job's own, exactly as on Dataproc.
+
+The planning (:func:`plan_submit`) and the failure summary (:func:`summarize_failure`) are pure; only
+:func:`stage_inputs` and :func:`start_driver` touch the outside world.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIRROR_PROPERTY = "spark.obt.localGcsMirror"
+# Marks the driver's command line, so a restarted endpoint can find and stop an orphaned driver safely.
+BATCH_ID_PROPERTY = "spark.obt.localBatchId"
+
+# Dataproc Serverless sizing and platform properties: meaningless for one local JVM, and some would make
+# spark-submit ask for far more memory than a shared 2-core machine has.
+_DROPPED_PREFIXES = ("spark.dataproc.", "spark.dynamicAllocation.", "spark.executor.")
+_DROPPED_EXACT = frozenset({"spark.driver.memory", "spark.driver.cores", "spark.driver.memoryOverhead"})
+_LOCAL_DEFAULTS = {"spark.ui.enabled": "false"}
+
+
+class BatchSpecError(ValueError):
+    """The batch cannot run locally (unsupported kind, malformed URI); becomes INVALID_ARGUMENT."""
+
+
+@dataclass(frozen=True)
+class SubmitPlan:
+    command: list[str]
+    # (gs:// URI, local path) pairs to download before the driver starts.
+    downloads: list[tuple[str, Path]] = field(default_factory=list)
+    # gs:// URIs that name objects the job may create: their absence is not an error.
+    optional_downloads: frozenset[str] = frozenset()
+    dropped_properties: list[str] = field(default_factory=list)
+
+
+def parse_gs_uri(uri: str) -> tuple[str, str]:
+    """``gs://bucket/name`` -> (bucket, name); the name may be empty (bucket root)."""
+    if not uri.startswith("gs://"):
+        raise BatchSpecError(f"not a gs:// URI: {uri!r}")
+    bucket, _, name = uri[len("gs://") :].partition("/")
+    if not bucket:
+        raise BatchSpecError(f"gs:// URI without a bucket: {uri!r}")
+    return bucket, name
+
+
+def mirror_path(mirror: Path, uri: str) -> Path:
+    bucket, name = parse_gs_uri(uri)
+    if not name or name.endswith("/"):
+        raise BatchSpecError(f"{uri!r} names no object")
+    target = (mirror / bucket / name).resolve()
+    if not target.is_relative_to(mirror.resolve()):
+        raise BatchSpecError(f"{uri!r} escapes the local mirror")
+    return target
+
+
+def _local_file(uri: str, mirror: Path, downloads: list[tuple[str, Path]]) -> str:
+    """A file spark-submit opens itself: file:// -> path, gs:// -> mirror path (downloaded first)."""
+    if uri.startswith("file://"):
+        return uri[len("file://") :]
+    if uri.startswith("gs://"):
+        path = mirror_path(mirror, uri)
+        downloads.append((uri, path))
+        return str(path)
+    raise BatchSpecError(f"unsupported URI {uri!r}: use gs:// or file://")
+
+
+def _gs_uris_in_arg(arg: str) -> Iterable[str]:
+    # Accept both "--flag gs://x" (a separate arg) and "--flag=gs://x".
+    value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+    if value.startswith("gs://"):
+        yield value
+
+
+def _arg_downloads(args: Iterable[str], mirror: Path) -> list[tuple[str, Path]]:
+    found: list[tuple[str, Path]] = []
+    for arg in args:
+        for uri in _gs_uris_in_arg(arg):
+            _, name = parse_gs_uri(uri)
+            if name and not name.endswith("/"):
+                found.append((uri, mirror_path(mirror, uri)))
+    return found
+
+
+def spark_properties(properties: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Properties to pass as --conf, and the Dataproc-only ones dropped (sorted)."""
+    kept = dict(_LOCAL_DEFAULTS)
+    dropped = []
+    for key, value in properties.items():
+        if key in _DROPPED_EXACT or key.startswith(_DROPPED_PREFIXES):
+            dropped.append(key)
+        else:
+            kept[key] = str(value)
+    return kept, sorted(dropped)
+
+
+def plan_submit(
+    batch: Mapping,
+    *,
+    batch_id: str,
+    mirror: Path,
+    spark_submit: str,
+    master: str = "local[*]",
+    driver_memory: str = "1g",
+) -> SubmitPlan:
+    """The spark-submit command line and the downloads for one batch (Batch JSON as sent by the client)."""
+    pyspark = batch.get("pysparkBatch")
+    if not isinstance(pyspark, Mapping):
+        kinds = sorted(k for k in batch if k.endswith("Batch")) or ["none"]
+        raise BatchSpecError(f"only pysparkBatch runs locally, got {', '.join(kinds)}")
+    main_uri = pyspark.get("mainPythonFileUri", "")
+    if not main_uri:
+        raise BatchSpecError("pysparkBatch.mainPythonFileUri is required")
+
+    downloads: list[tuple[str, Path]] = []
+    main_file = _local_file(main_uri, mirror, downloads)
+    py_files = [_local_file(u, mirror, downloads) for u in pyspark.get("pythonFileUris", [])]
+    jars = [_local_file(u, mirror, downloads) for u in pyspark.get("jarFileUris", [])]
+    files = [_local_file(u, mirror, downloads) for u in pyspark.get("fileUris", [])]
+    archives = [_local_file(u, mirror, downloads) for u in pyspark.get("archiveUris", [])]
+    args = [str(a) for a in pyspark.get("args", [])]
+    arg_downloads = _arg_downloads(args, mirror)
+
+    properties = (batch.get("runtimeConfig") or {}).get("properties") or {}
+    conf, dropped = spark_properties(properties)
+    conf[MIRROR_PROPERTY] = str(mirror)
+    conf[BATCH_ID_PROPERTY] = batch_id
+
+    command = [spark_submit, "--master", master, "--driver-memory", driver_memory]
+    for key, value in sorted(conf.items()):
+        command += ["--conf", f"{key}={value}"]
+    for flag, values in (("--py-files", py_files), ("--jars", jars), ("--files", files), ("--archives", archives)):
+        if values:
+            command += [flag, ",".join(values)]
+    command += [main_file, *args]
+    return SubmitPlan(
+        command=command,
+        downloads=downloads + arg_downloads,
+        optional_downloads=frozenset(uri for uri, _ in arg_downloads),
+        dropped_properties=dropped,
+    )
+
+
+def find_spark_submit() -> str:
+    """spark-submit of the pyspark installed next to this interpreter (the venv's)."""
+    beside = Path(sys.executable).parent / "spark-submit"
+    if beside.exists():
+        return str(beside)
+    from pyspark.find_spark_home import _find_spark_home
+
+    return str(Path(_find_spark_home()) / "bin" / "spark-submit")
+
+
+def driver_env(base: Mapping[str, str]) -> dict[str, str]:
+    """The server's environment (emulator hosts included), pinned to loopback and this interpreter."""
+    env = dict(base)
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", env["PYSPARK_PYTHON"])
+    return env
+
+
+def stage_inputs(plan: SubmitPlan, storage_client, log) -> list[str]:
+    """Download the plan's gs:// objects into the mirror; returns the output locations skipped.
+
+    Always downloads again: an object may have been replaced since the last batch.
+    """
+    from google.api_core.exceptions import NotFound
+
+    skipped = []
+    for uri, target in plan.downloads:
+        bucket, name = parse_gs_uri(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Unique per download: concurrent batches may stage the same object.
+        partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
+        try:
+            storage_client.bucket(bucket).blob(name).download_to_filename(str(partial))
+        except NotFound:
+            partial.unlink(missing_ok=True)
+            if uri in plan.optional_downloads:
+                skipped.append(uri)
+                continue
+            raise FileNotFoundError(f"{uri} does not exist") from None
+        os.replace(partial, target)
+        log.info("mirrored input", uri=uri, path=str(target), bytes=target.stat().st_size)
+    return skipped
+
+
+def start_driver(plan: SubmitPlan, log_path: Path, env: Mapping[str, str]) -> subprocess.Popen:
+    """Start spark-submit in its own process group (so the whole driver tree can be stopped)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        log_file.write(("$ " + subprocess.list2cmdline(plan.command) + "\n").encode())
+        log_file.flush()
+        return subprocess.Popen(
+            plan.command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+        )
+
+
+# The last line of a Python traceback ("ValueError: boom", "pyspark.errors...AnalysisException: ...").
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)[\w.]*(: .*)?$")
+# log4j lines as Spark prints them: "26/11/23 23:07:14 INFO Component: text".
+_LOG4J_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (TRACE|DEBUG|INFO|WARN|ERROR)\b")
+_MAX_MESSAGE = 1000
+
+
+def summarize_failure(log_text: str, exit_code: int) -> str:
+    """A one-paragraph state message from the driver log: the raised exception, else the last errors."""
+    lines = [line.rstrip() for line in log_text.splitlines() if line.strip()]
+    exceptions = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    if exceptions:
+        detail = exceptions[-1]
+    else:
+        errors = [line for line in lines if " ERROR " in line or line.startswith(("Error", "error"))]
+        tail = errors[-3:] or [line for line in lines if not _LOG4J_LINE.match(line)][-3:] or lines[-3:]
+        detail = " | ".join(tail) or "no output"
+    message = f"Driver exited with code {exit_code}: {detail}"
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
+
+
+def read_tail(path: Path, max_bytes: int = 256 * 1024) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - max_bytes))
+            return handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""

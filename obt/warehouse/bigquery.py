@@ -1,0 +1,272 @@
+"""The BigQuery adapter: load jobs into a staging table, the MERGE as a query job, ledger by DML.
+
+Idempotence under at-least-once delivery comes from deterministic job ids: the load of build B is job
+``obt_load_B`` and its MERGE ``obt_merge_B``. A redelivery that finds the job (409) fetches it and waits on
+it instead of running the work twice, so a MERGE that finished just before a crash is reported with its
+own row counts. When such an existing job failed, its id is spent: the next one is ``…_2``, ``…_3`` …
+
+BigQuery allows few concurrent mutating DML statements per table; the function runs with concurrency 1
+and the MERGE is retried with backoff on "concurrent update" / serialization errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery
+
+from obt.config import Settings
+from obt.errors import TransientError
+from obt.log import get_logger
+from obt.retryable import is_transient
+from obt.warehouse.base import LoadState, MergeCounts, StageResult, ddl_columns, render, staging_table_name
+
+log = get_logger(__name__)
+
+STAGING_EXPIRATION_MS = 24 * 3600 * 1000
+# Job ids already tried for one piece of work; beyond this, something is badly wrong (let the DLQ show it).
+MAX_JOB_IDS = 20
+_ENSURED: set[tuple[str, ...]] = set()
+
+
+@functools.cache
+def bigquery_client(project: str, location: str) -> bigquery.Client:
+    return bigquery.Client(project=project, location=location)
+
+
+def is_concurrent_update(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "concurrent update" in text or "could not serialize access" in text
+
+
+def _scalar_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, Decimal):
+        return "NUMERIC"
+    if isinstance(value, dt.datetime):
+        return "TIMESTAMP"
+    if isinstance(value, dt.date):
+        return "DATE"
+    return "STRING"
+
+
+def query_parameters(params: Mapping[str, Any] | None, types: Mapping[str, str] | None = None) -> list[Any]:
+    """Python values -> BigQuery query parameters; ``types`` names the type of values that may be None."""
+    out: list[Any] = []
+    for name, value in (params or {}).items():
+        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            field_types: dict[str, str] = {}
+            for row in value:
+                for key, item in row.items():
+                    if item is not None:
+                        field_types.setdefault(key, _scalar_type(item))
+            structs = [
+                bigquery.StructQueryParameter(
+                    None, *(bigquery.ScalarQueryParameter(k, field_types.get(k, "STRING"), v) for k, v in row.items())
+                )
+                for row in value
+            ]
+            out.append(bigquery.ArrayQueryParameter(name, "STRUCT", structs))
+        elif isinstance(value, list | tuple):
+            kind = _scalar_type(value[0]) if value else (types or {}).get(name, "STRING")
+            out.append(bigquery.ArrayQueryParameter(name, kind, list(value)))
+        else:
+            kind = (types or {}).get(name) or _scalar_type(value)
+            out.append(bigquery.ScalarQueryParameter(name, kind, value))
+    return out
+
+
+class BigQueryWarehouse:
+    kind = "bigquery"
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_retries: int = 6,
+    ) -> None:
+        self.settings = settings
+        self.client = client if client is not None else bigquery_client(settings.project, settings.bq_location)
+        self._sleep = sleep
+        self._max_retries = max_retries
+
+    def _table(self, dataset: str, table: str) -> str:
+        return f"`{self.settings.project}.{dataset}.{table}`"
+
+    def sql(self, name: str, build_id: str = "") -> str:
+        """``sql/NAME.sql`` with this warehouse's table names."""
+        return render(name, self._table, self.settings, build_id)
+
+    def staging_table_id(self, build_id: str) -> str:
+        return f"{self.settings.project}.{self.settings.staging_dataset}.{staging_table_name(build_id)}"
+
+    @contextmanager
+    def serialized(self) -> Iterator[None]:
+        # Serialised by the deployment (max instances 1, concurrency 1) and by MERGE retries: a BigQuery
+        # table has no lock a client could hold across jobs.
+        yield
+
+    # -- queries ------------------------------------------------------------------------------------------
+
+    def _run_query(self, sql: str, params: Mapping[str, Any] | None = None, types: Mapping[str, str] | None = None):
+        """A query job, retried with backoff when BigQuery reports a concurrent update."""
+        for attempt in range(1, self._max_retries + 1):
+            config = bigquery.QueryJobConfig(query_parameters=query_parameters(params, types))
+            try:
+                job = self.client.query(sql, job_config=config, location=self.settings.bq_location)
+                return job, job.result()
+            except gexc.GoogleAPICallError as exc:
+                if is_concurrent_update(exc) and attempt < self._max_retries:
+                    self._backoff(attempt, exc)
+                    continue
+                if is_transient(exc):
+                    raise TransientError(f"BigQuery query failed: {exc}") from exc
+                raise
+        raise TransientError("BigQuery query kept hitting concurrent updates")
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        _, rows = self._run_query(sql, params)
+        return [dict(row.items()) for row in rows]
+
+    def _backoff(self, attempt: int, exc: BaseException) -> None:
+        delay = min(60.0, 2.0 ** (attempt - 1)) * (0.5 + random.random())
+        log.warning(
+            "BigQuery concurrent update, retrying", attempt=attempt, delay_seconds=round(delay, 2), error=str(exc)
+        )
+        self._sleep(delay)
+
+    # -- schema -------------------------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        s = self.settings
+        key = (s.project, s.bq_location, s.obt_dataset, s.obt_table, s.staging_dataset, s.ops_dataset)
+        if key in _ENSURED:
+            return
+        for name in dict.fromkeys((s.obt_dataset, s.staging_dataset, s.ops_dataset)):
+            dataset = bigquery.Dataset(f"{s.project}.{name}")
+            dataset.location = s.bq_location
+            if name == s.staging_dataset:
+                dataset.default_table_expiration_ms = STAGING_EXPIRATION_MS
+            self.client.create_dataset(dataset, exists_ok=True)
+        for name in ("obt", "load_ledger", "dq_counts"):
+            self._run_query(self.sql(name))
+        _ENSURED.add(key)
+
+    # -- loads --------------------------------------------------------------------------------------------
+
+    def _deterministic_job(self, kind: str, build_id: str, submit: Callable[[str], Any], usable=None):
+        """Run ``submit(job_id)`` under ids ``obt_KIND_B``, ``obt_KIND_B_2``, …; reuse an existing job (409)."""
+        base = f"obt_{kind}_{build_id}"
+        retries = 0
+        for index in range(1, MAX_JOB_IDS + 1):
+            job_id = base if index == 1 else f"{base}_{index}"
+            try:
+                job = submit(job_id)
+                reused = False
+            except gexc.Conflict:
+                job = self.client.get_job(job_id, location=self.settings.bq_location)
+                reused = True
+                log.info("job already exists, using it", job_id=job_id, kind=kind, build_id=build_id)
+            try:
+                job.result()
+            except gexc.GoogleAPICallError as exc:
+                if reused:
+                    log.warning("existing job had failed; its id is spent", job_id=job_id, error=str(exc))
+                    continue
+                if is_concurrent_update(exc) and retries < self._max_retries:
+                    retries += 1
+                    self._backoff(retries, exc)
+                    continue
+                if is_transient(exc):
+                    raise TransientError(f"BigQuery {kind} job {job_id} failed: {exc}") from exc
+                raise
+            if reused and usable is not None and not usable():
+                log.warning("existing job's output is gone; running it again", job_id=job_id, kind=kind)
+                continue
+            return job
+        raise TransientError(f"BigQuery {kind} of {build_id}: no usable job among {MAX_JOB_IDS} ids")
+
+    def load_job_config(self) -> bigquery.LoadJobConfig:
+        return bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+            schema=[bigquery.SchemaField(name, kind) for name, kind in ddl_columns("staging")],
+            decimal_target_types=["NUMERIC", "BIGNUMERIC"],
+        )
+
+    def _staging_exists(self, build_id: str) -> bool:
+        try:
+            self.client.get_table(self.staging_table_id(build_id))
+        except gexc.NotFound:
+            return False
+        return True
+
+    def stage(self, build_id: str, uris: list[str]) -> StageResult:
+        destination = self.staging_table_id(build_id)
+        if not uris:
+            # A load job needs a source; an empty build stages an empty table.
+            self._run_query(self.sql("staging", build_id))
+            return StageResult(rows=0, bytes=0)
+        job = self._deterministic_job(
+            "load",
+            build_id,
+            lambda job_id: self.client.load_table_from_uri(
+                uris,
+                destination,
+                job_id=job_id,
+                job_config=self.load_job_config(),
+                location=self.settings.bq_location,
+            ),
+            usable=lambda: self._staging_exists(build_id),
+        )
+        return StageResult(rows=int(job.output_rows or 0), bytes=int(job.input_file_bytes or 0))
+
+    def merge_job_config(self, build_id: str) -> bigquery.QueryJobConfig:
+        return bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("build_id", "STRING", build_id)])
+
+    def merge(self, build_id: str) -> MergeCounts:
+        sql = self.sql("merge", build_id)
+        job = self._deterministic_job(
+            "merge",
+            build_id,
+            lambda job_id: self.client.query(
+                sql, job_config=self.merge_job_config(build_id), job_id=job_id, location=self.settings.bq_location
+            ),
+        )
+        stats = job.dml_stats
+        return MergeCounts(
+            inserted=int(stats.inserted_row_count or 0) if stats else 0,
+            updated=int(stats.updated_row_count or 0) if stats else 0,
+            deleted=int(stats.deleted_row_count or 0) if stats else 0,
+        )
+
+    def drop_staging(self, build_id: str) -> None:
+        self.client.delete_table(self.staging_table_id(build_id), not_found_ok=True)
+
+    # -- ledger and data quality ------------------------------------------------------------------------
+
+    def load_state(self, build_id: str) -> LoadState:
+        row = self.query(self.sql("load_state"), {"build_id": build_id})[0]
+        return LoadState(times_loaded=int(row["times_loaded"] or 0), last_watermark=row["last_watermark"])
+
+    def record_load(self, row: Mapping[str, Any]) -> None:
+        self._run_query(self.sql("insert_ledger"), row, dict(ddl_columns("load_ledger")))
+
+    def record_dq_counts(self, build_id: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._run_query(self.sql("insert_dq_counts"), {"build_id": build_id, "rows": rows})

@@ -1,0 +1,159 @@
+"""The local warehouse: one DuckDB file (``Settings.warehouse_path``) running the BigQuery SQL via sqlglot.
+
+Schemas mirror the BigQuery datasets (``movie_analytics.obt``, ``obt_staging.*``, ``obt_ops.*``).
+A DuckDB file admits one writing process at a time, and loads must not interleave, so every access
+(a whole load, or a single query) holds an exclusive ``flock`` on ``<warehouse>.lock`` and opens the
+file only for that long: the function server, the CLI and tests can take turns on the same file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from obt.config import Settings
+from obt.log import get_logger
+from obt.warehouse import transpile
+from obt.warehouse.base import LoadState, MergeCounts, StageResult, data_columns, render, staging_table_name
+
+log = get_logger(__name__)
+
+Fetch = Callable[[str, Path], None]
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _table(dataset: str, table: str) -> str:
+    return f"{dataset}.{table}"
+
+
+class DuckDbWarehouse:
+    kind = "duckdb"
+
+    def __init__(self, settings: Settings, fetch: Fetch | None = None) -> None:
+        """``fetch(uri, path)`` downloads a ``gs://`` object (DuckDB cannot read the storage emulator)."""
+        self.settings = settings
+        self.path = Path(settings.warehouse_path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._fetch = fetch
+        self._local = threading.local()
+
+    # -- sessions -------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def serialized(self) -> Iterator[None]:
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a+") as lock:
+            # A separate open file description per session, so threads of one process exclude each other too.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            conn = duckdb.connect(str(self.path))
+            try:
+                conn.execute("SET TimeZone = 'UTC'")
+                self._local.conn = conn
+                yield
+            finally:
+                self._local.conn = None
+                conn.close()
+
+    @contextmanager
+    def _conn(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.serialized():
+            yield self._local.conn
+
+    def _execute(self, conn: duckdb.DuckDBPyConnection, bigquery_sql: str, params: Mapping[str, Any] | None):
+        cursor = None
+        for statement in transpile.statements(bigquery_sql):
+            used = set(_PARAM.findall(statement))
+            bound = {k: v for k, v in (params or {}).items() if k in used}
+            cursor = conn.execute(statement, bound) if bound else conn.execute(statement)
+        return cursor
+
+    # -- port ---------------------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._conn() as conn:
+            cursor = self._execute(conn, sql, params)
+            if cursor is None or cursor.description is None:
+                return []
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def sql(self, name: str, build_id: str = "") -> str:
+        """``sql/NAME.sql`` with this warehouse's table names."""
+        return render(name, _table, self.settings, build_id)
+
+    def ensure_schema(self) -> None:
+        s = self.settings
+        with self._conn() as conn:
+            for dataset in dict.fromkeys((s.obt_dataset, s.staging_dataset, s.ops_dataset)):
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
+            for name in ("obt", "load_ledger", "dq_counts"):
+                self._execute(conn, self.sql(name), None)
+
+    def load_state(self, build_id: str) -> LoadState:
+        row = self.query(self.sql("load_state"), {"build_id": build_id})[0]
+        return LoadState(times_loaded=int(row["times_loaded"] or 0), last_watermark=row["last_watermark"])
+
+    def _staging_dir(self, build_id: str) -> Path:
+        return Path(self.settings.state_dir) / "staging" / staging_table_name(build_id)
+
+    def _local_file(self, uri: str, folder: Path) -> Path:
+        if uri.startswith("gs://"):
+            if self._fetch is None:
+                raise RuntimeError("the DuckDB warehouse needs a fetch function to read gs:// objects")
+            target = folder / uri[len("gs://") :].replace("/", "__")
+            self._fetch(uri, target)
+            return target
+        return Path(uri.removeprefix("file://"))
+
+    def stage(self, build_id: str, uris: list[str]) -> StageResult:
+        folder = self._staging_dir(build_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = [self._local_file(uri, folder) for uri in uris]
+        staging = _table(self.settings.staging_dataset, staging_table_name(build_id))
+        columns = ", ".join(data_columns())
+        with self._conn() as conn:
+            self._execute(conn, self.sql("staging", build_id), None)
+            if files:
+                # DuckDB-only: BigQuery stages with a load job instead. Naming the columns makes a Parquet file
+                # missing one fail loudly rather than stage NULLs.
+                conn.execute(
+                    f"INSERT INTO {staging} ({columns}) SELECT {columns} FROM read_parquet($files)",
+                    {"files": [str(f) for f in files]},
+                )
+            rows = conn.execute(f"SELECT COUNT(*) FROM {staging}").fetchone()[0]
+        return StageResult(rows=int(rows), bytes=sum(f.stat().st_size for f in files))
+
+    def merge(self, build_id: str) -> MergeCounts:
+        sql = transpile.to_duckdb(self.sql("merge", build_id)) + " RETURNING merge_action"
+        with self._conn() as conn:
+            # One action per changed row: counted as an array, since a million Python tuples take seconds.
+            actions = conn.execute(sql, {"build_id": build_id}).fetchnumpy()["merge_action"]
+        values, tallies = np.unique(np.asarray(actions, dtype=str), return_counts=True)
+        counts = dict(zip(values.tolist(), tallies.tolist(), strict=True))
+        return MergeCounts(
+            inserted=counts.get("INSERT", 0), updated=counts.get("UPDATE", 0), deleted=counts.get("DELETE", 0)
+        )
+
+    def drop_staging(self, build_id: str) -> None:
+        with self._conn() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {_table(self.settings.staging_dataset, staging_table_name(build_id))}")
+        shutil.rmtree(self._staging_dir(build_id), ignore_errors=True)
+
+    def record_load(self, row: Mapping[str, Any]) -> None:
+        self.query(self.sql("insert_ledger"), row)
+
+    def record_dq_counts(self, build_id: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.query(self.sql("insert_dq_counts"), {"build_id": build_id, "rows": rows})

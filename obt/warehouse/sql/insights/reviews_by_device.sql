@@ -1,0 +1,9 @@
+-- Reviews and the share of positive reviews by device.
+SELECT
+  device,
+  SUM(review_count) AS reviews,
+  SUM(review_score) AS positive_reviews,
+  SAFE_DIVIDE(SUM(review_score), SUM(review_count)) AS positive_share
+FROM movie_analytics.obt
+GROUP BY device
+ORDER BY reviews DESC, device

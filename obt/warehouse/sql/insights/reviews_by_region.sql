@@ -1,0 +1,9 @@
+-- Reviews and the share of positive reviews by region.
+SELECT
+  region,
+  SUM(review_count) AS reviews,
+  SUM(review_score) AS positive_reviews,
+  SAFE_DIVIDE(SUM(review_score), SUM(review_count)) AS positive_share
+FROM movie_analytics.obt
+GROUP BY region
+ORDER BY reviews DESC, region

@@ -1,0 +1,13 @@
+-- Amount spent against review score, one row per customer.
+-- amount_spent is a customer-level figure repeated on every OBT row of the customer: take it once
+-- (MAX of equal values), never SUM it across rows. NULL when the customer has no clean purchases.
+SELECT
+  customer_id,
+  MAX(amount_spent) AS amount_spent,
+  MAX(count_invoices) AS count_invoices,
+  SUM(review_count) AS reviews,
+  SUM(review_score) AS review_score,
+  SAFE_DIVIDE(SUM(review_score), SUM(review_count)) AS positive_share
+FROM movie_analytics.obt
+GROUP BY customer_id
+ORDER BY customer_id

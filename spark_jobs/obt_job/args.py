@@ -1,0 +1,78 @@
+"""The job's command line, exactly as ``docs/contracts.md`` defines it: every input is named, nothing is listed."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_SCHEMES = ("gs://", "file://")
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    build_id: str
+    input_watermark: int
+    purchases_manifest: str
+    purchases: tuple[str, ...]
+    movie_reviews: tuple[str, ...]
+    log_reviews: tuple[str, ...]
+    output: str
+    topic: str
+    max_quarantine_share: float
+
+    @property
+    def output_root(self) -> str:
+        return self.output.rstrip("/")
+
+
+def _uri(text: str) -> str:
+    if not text.startswith(_SCHEMES):
+        raise argparse.ArgumentTypeError(f"expected a gs:// or file:// URI, got {text!r}")
+    return text
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0..1, got {value}")
+    return value
+
+
+def _topic(text: str) -> str:
+    parts = text.split("/")
+    if len(parts) != 4 or parts[0] != "projects" or parts[2] != "topics" or not parts[1] or not parts[3]:
+        raise argparse.ArgumentTypeError(f"expected projects/P/topics/T, got {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="build_obt", description="Build one OBT from named raw inputs.")
+    parser.add_argument("--build-id", required=True)
+    parser.add_argument("--input-watermark", required=True, type=int)
+    parser.add_argument("--purchases-manifest", required=True, type=_uri)
+    parser.add_argument("--purchases", action="append", required=True, type=_uri)
+    parser.add_argument("--movie-reviews", action="append", required=True, type=_uri)
+    parser.add_argument("--log-reviews", action="append", required=True, type=_uri)
+    parser.add_argument("--output", required=True, type=_uri)
+    parser.add_argument("--topic", required=True, type=_topic)
+    parser.add_argument("--max-quarantine-share", type=_share, default=0.5)
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> JobArgs:
+    ns = build_parser().parse_args(list(argv))
+    return JobArgs(
+        build_id=ns.build_id,
+        input_watermark=ns.input_watermark,
+        purchases_manifest=ns.purchases_manifest,
+        purchases=tuple(ns.purchases),
+        movie_reviews=tuple(ns.movie_reviews),
+        log_reviews=tuple(ns.log_reviews),
+        output=ns.output,
+        topic=ns.topic,
+        max_quarantine_share=ns.max_quarantine_share,
+    )

@@ -1,0 +1,42 @@
+"""Small files (manifests, markers) through the Hadoop FileSystem API of the running JVM.
+
+The same calls reach ``gs://`` on Dataproc (Cloud Storage connector) and ``file://`` locally, so the job needs
+no Python storage client on Dataproc.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+
+def _path(spark: SparkSession, uri: str):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    path, fs = _path(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_text(spark: SparkSession, uri: str) -> str:
+    path, fs = _path(spark, uri)
+    stream = fs.open(path)
+    try:
+        return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+
+
+def list_names(spark: SparkSession, dir_uri: str, prefix: str = "", suffix: str = "") -> list[str]:
+    """File names directly under ``dir_uri`` with the given prefix and suffix, sorted."""
+    path, fs = _path(spark, dir_uri)
+    if not fs.exists(path):
+        return []
+    names = [status.getPath().getName() for status in fs.listStatus(path) if status.isFile()]
+    return sorted(n for n in names if n.startswith(prefix) and n.endswith(suffix))

@@ -1,0 +1,185 @@
+"""The build, start to finish: read, classify, write Parquet and quarantine, manifest last, publish, mark.
+
+A crash at any point before the manifest leaves no manifest (``obt reconcile`` then reports the build).
+The output directory is overwritten first, so a rerun of the same build never mixes two attempts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from obt_job import fs, logs, mirror, publish, purchases, reviews
+from obt_job import manifest as mf
+from obt_job import obt as obt_table
+from obt_job.args import JobArgs, parse_args
+from obt_job.csv_input import read_records
+from obt_job.log import get_logger
+from obt_job.paths import MIRROR_CONF, PathMap
+
+log = get_logger("obt_job")
+
+QUARANTINE_COLUMNS = ("reason", "raw", "detail")
+MANIFEST_NAME = "_MANIFEST.json"
+MARKER_NAME = "_PUBLISHED.json"
+
+
+def configure(spark: SparkSession) -> None:
+    # Column pruning would let the CSV parser skip fields it is not asked for and miss malformed records.
+    spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # The classified sources are cached; without this, adaptive execution may not coalesce the shuffle
+    # partitions inside cached plans, and a small build pays for 200 near-empty tasks per stage.
+    spark.conf.set("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
+    spark.conf.set("spark.sql.adaptive.enabled", "true")
+    spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+
+
+def _reason_counts(classified: DataFrame) -> dict[str | None, int]:
+    return {row["reason"]: row["count"] for row in classified.groupBy("reason").count().collect()}
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Build:
+    """One build's locations and steps; ``run`` returns the manifest it wrote."""
+
+    def __init__(self, spark: SparkSession, args: JobArgs) -> None:
+        self.spark = spark
+        self.args = args
+        self.paths = PathMap(spark.conf.get(MIRROR_CONF, None) or None)
+        root = args.output_root
+        self.obt_prefix = f"{root}/obt/build_id={args.build_id}/"
+        self.manifest_uri = self.obt_prefix + MANIFEST_NAME
+        self.marker_uri = self.obt_prefix + MARKER_NAME
+        self.quarantine_prefix = {s: f"{root}/quarantine/{s}/build_id={args.build_id}/" for s in mf.REASONS}
+        self._persisted: list[DataFrame] = []
+
+    def _keep(self, df: DataFrame) -> DataFrame:
+        self._persisted.append(df.persist(StorageLevel.MEMORY_AND_DISK))
+        return self._persisted[-1]
+
+    def _read(self, uris: Sequence[str], columns: Sequence[str]) -> DataFrame:
+        return read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns)
+
+    def _write_quarantine(self, source: str, classified: DataFrame) -> None:
+        rejected = classified.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+        rejected.coalesce(1).write.mode("overwrite").parquet(self.paths.spark_uri(self.quarantine_prefix[source]))
+
+    def _names(self, prefix: str) -> list[str]:
+        return fs.list_names(self.spark, self.paths.spark_uri(prefix), "part-", ".parquet")
+
+    def run(self) -> dict[str, Any]:
+        args = self.args
+        started = time.monotonic()
+        log.info("build started", build_id=args.build_id, mirror=self.paths.mirror_dir, inputs=len(args.purchases))
+        snapshot = json.loads(fs.read_text(self.spark, self.paths.spark_uri(args.purchases_manifest)))
+
+        purchase_rows = self._keep(purchases.classify(self._read(args.purchases, purchases.COLUMNS)))
+        review_rows = self._keep(reviews.classify(self._read(args.movie_reviews, reviews.COLUMNS)))
+        log_rows = self._keep(logs.classify(self._read(args.log_reviews, logs.COLUMNS)))
+        kept_reviews = review_rows.where(F.col("reason").isNull())
+        kept_logs = log_rows.where(F.col("reason").isNull())
+        joined = self._keep(obt_table.join_reviews_logs(kept_reviews, kept_logs))
+        customers = self._keep(purchases.customer_aggregate(purchase_rows.where(F.col("reason").isNull())))
+        classified = {
+            mf.PURCHASES: purchase_rows,
+            mf.MOVIE_REVIEW: review_rows,
+            mf.LOG_REVIEWS: log_rows,
+            mf.JOIN: joined,
+        }
+        sources = {name: mf.source_counts(name, _reason_counts(df)) for name, df in classified.items()}
+        log.info("sources classified", build_id=args.build_id, sources=sources)
+
+        obt = obt_table.build(joined.where(F.col("reason").isNull()), customers)
+        obt.write.mode("overwrite").parquet(self.paths.spark_uri(self.obt_prefix))
+        for name, df in classified.items():
+            self._write_quarantine(name, df)
+        obt_files = self._names(self.obt_prefix)
+        obt_rows = self.spark.read.parquet(self.paths.spark_uri(self.obt_prefix)).count()
+
+        metrics = self._metrics(customers, kept_reviews, kept_logs)
+        problems = mf.snapshot_problems(snapshot, sources[mf.PURCHASES]["read"])
+        problems += mf.quality_problems(sources, args.max_quarantine_share)
+        manifest = mf.build(
+            args,
+            sources=sources,
+            obt_prefix=self.obt_prefix,
+            obt_files=obt_files,
+            obt_rows=obt_rows,
+            metrics=metrics,
+            problems=problems,
+            created_at=_utc_now(),
+        )
+        fs.write_text(self.spark, self.paths.spark_uri(self.manifest_uri), json.dumps(manifest, indent=2))
+        log.info(
+            "manifest written",
+            build_id=args.build_id,
+            status=manifest["status"],
+            reason=manifest["reason"],
+            obt_rows=obt_rows,
+            manifest_uri=self.manifest_uri,
+            seconds=round(time.monotonic() - started, 1),
+        )
+        if self.paths.mirrored:
+            self._upload_outputs(obt_files)
+        self._announce(manifest)
+        for df in self._persisted:
+            df.unpersist()
+        return manifest
+
+    def _metrics(self, customers: DataFrame, kept_reviews: DataFrame, kept_logs: DataFrame) -> dict[str, Any]:
+        totals = customers.agg(F.count("*").alias("n"), F.sum("amount_spent").alias("total")).first()
+        positives = kept_reviews.agg(F.count("*").alias("n"), F.sum("positive_review").alias("pos")).first()
+        unknown = kept_logs.where("unknown_location").groupBy("location").count().collect()
+        return {
+            "customers_with_purchases": int(totals["n"]),
+            "amount_spent_total": mf.decimal_text(totals["total"]),
+            "reviews": int(positives["n"]),
+            "positive_reviews": int(positives["pos"] or 0),
+            "unknown_locations": {str(row["location"]): int(row["count"]) for row in unknown},
+        }
+
+    def _upload_outputs(self, obt_files: list[str]) -> None:
+        mirror.upload(self.paths, [self.obt_prefix + name for name in obt_files], "obt parquet")
+        quarantine = [prefix + name for prefix in self.quarantine_prefix.values() for name in self._names(prefix)]
+        mirror.upload(self.paths, quarantine, "quarantine parquet")
+        mirror.upload(self.paths, [self.manifest_uri], "manifest")
+
+    def _announce(self, manifest: Mapping[str, Any]) -> None:
+        message = mf.completion_message(manifest, self.manifest_uri)
+        attributes = {"build_id": self.args.build_id, "status": str(manifest["status"])}
+        message_id = publish.publish(self.args.topic, message, attributes)
+        marker = {"message_id": message_id, "published_at": _utc_now(), "status": manifest["status"]}
+        fs.write_text(self.spark, self.paths.spark_uri(self.marker_uri), json.dumps(marker))
+        if self.paths.mirrored:
+            mirror.upload(self.paths, [self.marker_uri], "publication marker")
+        log.info("build announced", build_id=self.args.build_id, message_id=message_id, marker=self.marker_uri)
+
+
+def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:
+    configure(spark)
+    return Build(spark, args).run()
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    spark = SparkSession.builder.appName(f"build_obt {args.build_id}").getOrCreate()
+    try:
+        run(spark, args)
+    except Exception as exc:
+        # No manifest exists at this point unless publishing failed; reconcile reports the build either way.
+        log.error("build crashed", build_id=args.build_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        spark.stop()
+    return 0

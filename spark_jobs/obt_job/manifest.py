@@ -1,0 +1,94 @@
+"""The build manifest and the data-quality verdict: pure functions over counts, no Spark."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from obt_job.args import JobArgs
+
+PURCHASES = "user_purchase"
+MOVIE_REVIEW = "movie_review"
+LOG_REVIEWS = "log_reviews"
+JOIN = "review_log_join"
+# Every reason a source can produce, in rule order; all are listed in the manifest, zeros included.
+REASONS: dict[str, tuple[str, ...]] = {
+    PURCHASES: ("malformed", "missing_customer", "non_product_code", "cancelled_or_adjustment", "duplicate"),
+    MOVIE_REVIEW: ("malformed", "duplicate", "conflicting_review_id"),
+    LOG_REVIEWS: ("malformed", "duplicate", "conflicting_review_id", "bad_log"),
+    JOIN: ("review_without_log", "log_without_review"),
+}
+
+
+def source_counts(source: str, by_reason: Mapping[str | None, int]) -> dict[str, Any]:
+    """``by_reason`` maps a reason (``None`` = kept) to a row count; read = kept + all quarantined."""
+    quarantined = {reason: int(by_reason.get(reason, 0)) for reason in REASONS[source]}
+    for reason, count in by_reason.items():
+        if reason is not None and reason not in quarantined:
+            quarantined[reason] = int(count)
+    kept = int(by_reason.get(None, 0))
+    return {"read": kept + sum(quarantined.values()), "kept": kept, "quarantined": quarantined}
+
+
+def quality_problems(sources: Mapping[str, Mapping[str, Any]], max_share: float) -> list[str]:
+    """Readable reasons why the build fails its data-quality thresholds (empty = passes)."""
+    problems = []
+    for source, counts in sources.items():
+        read = counts["read"]
+        bad = sum(counts["quarantined"].values())
+        if read and bad / read > max_share:
+            problems.append(f"{source}: {bad} of {read} rows quarantined ({bad / read:.1%}), above {max_share:.1%}")
+    return problems
+
+
+def snapshot_problems(purchases_manifest: Mapping[str, Any], purchases_read: int) -> list[str]:
+    """The snapshot manifest's row count must match what was read: a mismatch means lost or split records."""
+    expected = purchases_manifest.get("total_rows")
+    if isinstance(expected, int) and expected != purchases_read:
+        return [f"user_purchase: snapshot manifest announces {expected} rows, the job read {purchases_read}"]
+    return []
+
+
+def decimal_text(value: Decimal | None) -> str:
+    """``8833773.964000000`` -> ``8833773.964`` (exact, no exponent)."""
+    if value is None:
+        return "0"
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def build(
+    args: JobArgs,
+    *,
+    sources: Mapping[str, Mapping[str, Any]],
+    obt_prefix: str,
+    obt_files: list[str],
+    obt_rows: int,
+    metrics: Mapping[str, Any],
+    problems: list[str],
+    created_at: str,
+) -> dict[str, Any]:
+    return {
+        "build_id": args.build_id,
+        "status": "failed" if problems else "succeeded",
+        "reason": "; ".join(problems) if problems else None,
+        "input_watermark": args.input_watermark,
+        "inputs": {
+            "purchases_manifest": args.purchases_manifest,
+            "purchases": list(args.purchases),
+            "movie_reviews": list(args.movie_reviews),
+            "log_reviews": list(args.log_reviews),
+        },
+        "created_at": created_at,
+        "obt": {"uri_prefix": obt_prefix, "files": obt_files, "rows": obt_rows},
+        "sources": {name: dict(counts) for name, counts in sources.items()},
+        "metrics": dict(metrics),
+    }
+
+
+def completion_message(manifest: Mapping[str, Any], manifest_uri: str) -> dict[str, Any]:
+    message = {"build_id": manifest["build_id"], "manifest_uri": manifest_uri, "status": manifest["status"]}
+    if manifest.get("reason"):
+        message["reason"] = manifest["reason"]
+    return message

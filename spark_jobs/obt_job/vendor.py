@@ -1,0 +1,78 @@
+"""Rules shared by both vendor files: ``malformed``, then ``duplicate``, then ``conflicting_review_id``.
+
+A malformed row has the wrong number of fields, broken quoting (see ``csv_input``) or an id that is not
+a non-negative integer. Text values are trimmed. A row repeating another well-formed row exactly is kept
+once; different rows sharing one review id are all quarantined, since none of them can be trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from obt_job.csv_input import CORRUPT, clean_text, raw_text, swallowed_line
+
+_ID_RE = r"^[0-9]{1,18}$"
+
+
+def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str], key: str) -> DataFrame:
+    """``df`` holds the string ``columns`` and ``_corrupt``; ``id_columns`` maps raw id column -> typed name.
+
+    Returns the typed ids, the trimmed text columns, ``reason`` (NULL = kept), ``raw`` and ``detail``.
+    ``key`` (a typed id name) is the review id used for ``conflicting_review_id``.
+    """
+    texts = [c for c in columns if c not in id_columns]
+    typed = [
+        F.when(clean_text(F.col(raw)).rlike(_ID_RE), clean_text(F.col(raw)).cast("bigint")).alias(name)
+        for raw, name in id_columns.items()
+    ]
+    staged = df.select(
+        *typed,
+        *[clean_text(F.col(c)).alias(c) for c in texts],
+        *[F.col(raw).alias(f"_raw_{raw}") for raw in id_columns],
+        F.greatest(F.lit(False), *[swallowed_line(F.col(c)) for c in texts]).alias("_swallowed"),
+        raw_text(columns).alias("raw"),
+        F.col(CORRUPT),
+    )
+    malformed: Column = F.when(F.col(CORRUPT).isNotNull(), F.lit(f"expected {len(columns)} fields and balanced quotes"))
+    malformed = malformed.when(F.col("_swallowed"), F.lit("unbalanced quote: a quoted value runs into the next line"))
+    for raw, name in id_columns.items():
+        malformed = malformed.when(
+            F.col(name).isNull(),
+            F.concat(F.lit(f"{raw} is not an integer: "), F.coalesce(F.col(f"_raw_{raw}"), F.lit("<empty>"))),
+        )
+    staged = staged.withColumn("_malformed", malformed)
+
+    values = [F.col(name) for name in id_columns.values()] + [F.col(c) for c in texts]
+    dup_window = Window.partitionBy(F.col("_malformed").isNull(), *values).orderBy(*values)
+    staged = staged.withColumn("_rank", F.row_number().over(dup_window))
+    is_dup = F.col("_malformed").isNull() & (F.col("_rank") > 1)
+    survivor = F.col("_malformed").isNull() & ~is_dup
+    # Distinct well-formed rows per review id: more than one means the vendor contradicts itself.
+    conflict_window = Window.partitionBy(survivor, F.col(key))
+    staged = staged.withColumn("_versions", F.sum(F.when(survivor, 1).otherwise(0)).over(conflict_window))
+    is_conflict = survivor & (F.col("_versions") > 1)
+    return staged.select(
+        *[F.col(name) for name in id_columns.values()],
+        *[F.col(c) for c in texts],
+        F.col("raw"),
+        F.when(F.col("_malformed").isNotNull(), F.lit("malformed"))
+        .when(is_dup, F.lit("duplicate"))
+        .when(is_conflict, F.lit("conflicting_review_id"))
+        .alias("reason"),
+        F.when(F.col("_malformed").isNotNull(), F.col("_malformed"))
+        .when(is_dup, F.lit("repeats another row exactly"))
+        .when(
+            is_conflict,
+            F.concat(
+                F.lit(f"{key} "),
+                F.col(key).cast("string"),
+                F.lit(" has "),
+                F.col("_versions").cast("string"),
+                F.lit(" different rows"),
+            ),
+        )
+        .alias("detail"),
+    )

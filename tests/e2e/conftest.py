@@ -1,0 +1,28 @@
+"""The whole chain on a real local cloud of its own (module-scoped: starting it costs ~20 s)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from obt import clients, demo
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[demo.DemoSession]:
+    saved = dict(os.environ)
+    chain = demo.DemoSession(tmp_path_factory.mktemp("e2e-state"))
+    try:
+        chain.start()
+        yield chain
+    finally:
+        chain.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        clients.reset()

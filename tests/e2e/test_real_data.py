@@ -1,0 +1,62 @@
+"""`obt demo --data-dir ../shared/data`: the real files reproduce the reference figures in the OBT."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from obt import clients, demo, insights
+from obt.config import Settings
+from obt.warehouse import open_warehouse
+from tests.e2e.conftest import SHARED_DATA
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> demo.DemoResult:
+    if not (SHARED_DATA / "user_purchase.csv.gz").exists():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    options = demo.DemoOptions(
+        state_dir=tmp_path_factory.mktemp("real-state"), data_dir=SHARED_DATA, ingest_date=date(2026, 11, 23)
+    )
+    saved = dict(os.environ)
+    try:
+        return demo.run(options)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        clients.reset()
+
+
+def test_reference_figures(result: demo.DemoResult) -> None:
+    manifest = result.outcome.manifest
+    purchases = manifest["sources"]["user_purchase"]
+    assert purchases["read"] == 541_908
+    assert purchases["kept"] == 392_446
+    assert manifest["metrics"]["customers_with_purchases"] == 4_335
+    assert Decimal(manifest["metrics"]["amount_spent_total"]) == Decimal("8833773.964")
+    assert manifest["metrics"]["reviews"] == 100_000
+    assert manifest["metrics"]["positive_reviews"] == 37_597
+    assert result.obt_rows == 99_965
+    assert result.outcome.ledger["rows_inserted"] == 99_965
+
+
+def test_obt_table_and_insights_agree(result: demo.DemoResult) -> None:
+    settings = Settings.from_env({"OBT_ENV": "local", "OBT_WAREHOUSE_PATH": str(result.state_dir / "warehouse.duckdb")})
+    warehouse = open_warehouse(settings)
+    [totals] = warehouse.query(
+        "SELECT COUNT(*) AS obt_rows, SUM(review_count) AS reviews, SUM(review_score) AS positive, "
+        "COUNT(DISTINCT customer_id) AS customers FROM movie_analytics.obt"
+    )
+    assert (totals["obt_rows"], totals["reviews"], totals["positive"]) == (99_965, 100_000, 37_597)
+    assert totals["customers"] == 909  # 889 with purchases + 20 without
+    found = insights.collect(warehouse, settings)
+    assert found.key_figures.reviews == 100_000
+    assert found.key_figures.obt_rows == 99_965
+    assert abs(found.key_figures.positive_share - 0.37597) < 1e-9
+    assert sum(s.reviews for s in found.by_region) == 100_000
+    assert sum(s.reviews for s in found.by_state) == 100_000

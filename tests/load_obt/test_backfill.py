@@ -1,0 +1,112 @@
+"""``obt backfill``: which messages it builds, and that it publishes them to the (emulated) topic."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+
+import pytest
+
+from obt import backfill, cli
+from obt.config import Settings
+from obt.errors import UserError
+from tests.load_obt.builds import CURATED, LocalBuilds, build_id, manifest_uri, upload_build
+from tests.warehouse.obt_rows import make_rows
+
+SETTINGS = Settings(curated_bucket=CURATED)
+
+
+class Objects(LocalBuilds):
+    def manifest_uris(self, bucket):
+        return list(self.docs)
+
+
+@pytest.fixture
+def objects(tmp_path):
+    return Objects(tmp_path)
+
+
+def test_for_build_reads_the_status_from_the_manifest(objects):
+    b = build_id("bf1")
+    objects.add(b, [], watermark=1, status="failed")
+    item = backfill.for_build(SETTINGS, objects, b)
+    assert json.loads(item.data) == {
+        "build_id": b,
+        "manifest_uri": manifest_uri(b),
+        "status": "failed",
+        "reason": "too many quarantined rows",
+    }
+
+
+def test_for_build_unknown_build_is_a_user_error(objects):
+    with pytest.raises(UserError, match="not found"):
+        backfill.for_build(SETTINGS, objects, build_id("missing"))
+    with pytest.raises(UserError, match="build_id"):
+        backfill.for_build(SETTINGS, objects, "nonsense")
+
+
+def test_for_manifest_checks_the_bucket(objects):
+    b = build_id("bf2")
+    objects.add(b, make_rows(3), watermark=1)
+    assert backfill.for_manifest(SETTINGS, objects, manifest_uri(b)).status == "succeeded"
+    objects.docs["gs://elsewhere/obt/x/_MANIFEST.json"] = dict(objects.docs[manifest_uri(b)])
+    with pytest.raises(UserError, match="outside the curated bucket"):
+        backfill.for_manifest(SETTINGS, objects, "gs://elsewhere/obt/x/_MANIFEST.json")
+
+
+def test_since_orders_by_input_watermark_and_filters_by_day(objects):
+    old, new, older = build_id("a"), build_id("b"), build_id("c")
+    objects.add(new, make_rows(2), watermark=30)
+    objects.add(old, make_rows(2), watermark=20)
+    objects.add(older, make_rows(2), watermark=10)["created_at"] = "2020-01-01T00:00:00+00:00"
+    assert [a.build_id for a in backfill.since(SETTINGS, objects, date(2026, 11, 1))] == [old, new]
+
+
+def test_gcloud_command_is_the_manual_equivalent(objects):
+    b = build_id("bf3")
+    objects.add(b, make_rows(2), watermark=1)
+    command = backfill.gcloud_command(SETTINGS, backfill.for_build(SETTINGS, objects, b))
+    assert command.startswith("gcloud pubsub topics publish obt-build-complete --project obt-local --message '{")
+    assert f'"build_id":"{b}"' in command
+
+
+def test_local_backfill_refuses_without_an_emulator(tmp_path):
+    env = {"OBT_ENV": "local", "OBT_STATE_DIR": str(tmp_path)}
+    with pytest.raises(UserError, match="obt local up"):
+        backfill.use_local_cloud(env)
+    env["PUBSUB_EMULATOR_HOST"] = "127.0.0.1:1"
+    backfill.use_local_cloud(env)
+    backfill.use_local_cloud({"OBT_ENV": "gcp"})
+
+
+def test_cli_publishes_to_the_emulator(gcs_emulator, pubsub_emulator, tmp_path, monkeypatch, capsys):
+    from google.cloud import pubsub_v1
+
+    topic = f"obt-build-complete-bf-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("OBT_ENV", "local")
+    monkeypatch.setenv("OBT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("OBT_BUILD_TOPIC", topic)
+    settings = Settings.from_env()
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    publisher.create_topic(name=settings.topic_path)
+    subscription = f"projects/{settings.project}/subscriptions/{topic}-pull"
+    subscriber.create_subscription(name=subscription, topic=settings.topic_path)
+    b = build_id(f"cli-{uuid.uuid4()}")
+    upload_build(settings, tmp_path, b, make_rows(5), watermark=7)
+
+    assert cli.main(["backfill", "--build-id", b, "--dry-run"]) == 0
+    assert "gcloud pubsub topics publish" in capsys.readouterr().out
+    assert cli.main(["backfill", "--build-id", b]) == 0
+    assert f"published {b} (succeeded)" in capsys.readouterr().out
+
+    response = subscriber.pull(subscription=subscription, max_messages=10, timeout=30)
+    bodies = [json.loads(m.message.data) for m in response.received_messages]
+    assert bodies == [{"build_id": b, "manifest_uri": manifest_uri(b), "status": "succeeded"}]
+
+
+def test_cli_unknown_build_is_one_line_error(gcs_emulator, pubsub_emulator, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OBT_ENV", "local")
+    monkeypatch.setenv("OBT_STATE_DIR", str(tmp_path / "state"))
+    assert cli.main(["backfill", "--build-id", build_id("never-built")]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -1,0 +1,48 @@
+"""``obt status``: readable tables of builds, loads and data-quality counts."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from obt import cli
+from obt.config import Settings
+from obt.loading import load_build
+from obt.messages import parse_message
+from obt.status import collect, render_status
+from obt.warehouse.duckdb import DuckDbWarehouse
+from tests.load_obt.builds import CURATED, LocalBuilds, build_id, message
+from tests.warehouse.obt_rows import make_rows
+
+
+class Objects(LocalBuilds):
+    def manifest_uris(self, bucket):
+        return list(self.docs)
+
+
+def test_status_shows_builds_loads_and_dq(tmp_path):
+    settings = Settings(state_dir=tmp_path, warehouse_path=tmp_path / "w.duckdb", curated_bucket=CURATED)
+    objects = Objects(tmp_path / "gcs")
+    warehouse = DuckDbWarehouse(settings, fetch=objects.fetch)
+    b = build_id("status")
+    objects.add(b, make_rows(25), watermark=3)
+    msg = parse_message(message(b), CURATED)
+    load_build(msg, settings=settings, warehouse=warehouse, objects=objects)
+    load_build(msg, settings=settings, warehouse=warehouse, objects=objects)
+
+    status = collect(settings, warehouse, objects, limit=5)
+    assert [r["outcome"] for r in status.loads] == ["skipped", "loaded"]
+    console = Console(record=True, width=200)
+    render_status(status, console)
+    text = console.export_text()
+    for expected in (b, "loaded", "already loaded", "missing_customer=2", "user_purchase", "Latest builds"):
+        assert expected in text
+
+
+def test_status_cli_without_local_cloud_or_warehouse(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OBT_ENV", "local")
+    monkeypatch.setenv("OBT_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("OBT_WAREHOUSE_PATH", raising=False)
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "local cloud is not running" in out and "no warehouse yet" in out

@@ -1,0 +1,262 @@
+"""The build plan, from listings alone: inputs, id, watermark, arguments and what is missing."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import date
+
+import pytest
+
+from obt.planner import ListedObject, build_id_for, decide, plan_build
+from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS, SNAPSHOT, RawBucket
+
+
+def _plan(bucket: RawBucket):
+    return plan_build(bucket.listing(), bucket.read_manifest)
+
+
+def _complete() -> RawBucket:
+    bucket = RawBucket()
+    bucket.put_snapshot()
+    bucket.put(MOVIE)
+    bucket.put(LOGS)
+    return bucket
+
+
+def test_build_id_is_sha256_of_sorted_name_generation_lines():
+    inputs = [ListedObject("b", 2, 1), ListedObject("a", 10, 1)]
+    expected = "obt-" + hashlib.sha256(b"a#10\nb#2\n").hexdigest()[:20]
+    assert build_id_for(inputs) == expected == build_id_for(reversed(inputs))
+    assert build_id_for([ListedObject("a", 11, 1), ListedObject("b", 2, 1)]) != expected
+
+
+def test_complete_inputs_make_one_build_with_every_input_named():
+    bucket = _complete()
+    plan = _plan(bucket)
+    build = plan.build
+    assert build is not None and plan.missing == ()
+    assert build.purchases_manifest == bucket.objects[MANIFEST]
+    assert [o.name for o in build.purchases] == list(PARTS)
+    assert [o.name for o in build.movie_reviews] == [MOVIE]
+    assert [o.name for o in build.log_reviews] == [LOGS]
+    assert build.vendor_dates == (date(2026, 11, 23),)
+    assert build.input_watermark == max(o.generation for o in bucket.listing())
+    assert build.build_id == build_id_for(bucket.listing())
+
+
+def test_job_arguments_follow_the_contract():
+    build = _plan(_complete()).build
+    args = build.job_args("raw", "cur", "projects/p/topics/obt-build-complete", 0.5)
+    assert args == [
+        "--build-id", build.build_id,
+        "--input-watermark", str(build.input_watermark),
+        "--purchases-manifest", f"gs://raw/{MANIFEST}",
+        "--purchases", f"gs://raw/{PARTS[0]}",
+        "--purchases", f"gs://raw/{PARTS[1]}",
+        "--movie-reviews", f"gs://raw/{MOVIE}",
+        "--log-reviews", f"gs://raw/{LOGS}",
+        "--output", "gs://cur",
+        "--topic", "projects/p/topics/obt-build-complete",
+        "--max-quarantine-share", "0.5",
+    ]  # fmt: skip
+
+
+def test_nothing_yet_names_both_missing_inputs():
+    plan = _plan(RawBucket())
+    assert plan.build is None
+    assert any("user_purchase snapshot" in m for m in plan.missing)
+    assert any("vendor date with both" in m for m in plan.missing)
+
+
+def test_vendor_date_with_one_file_waits_for_the_other():
+    bucket = RawBucket()
+    bucket.put_snapshot()
+    movie = bucket.put(MOVIE)
+    plan = _plan(bucket)
+    assert plan.build is None
+    assert "log_reviews/ingest_date=2026-11-23/log_reviews.csv[.gz]" in plan.missing
+    decision = decide(plan, MOVIE, movie.generation)
+    assert decision.action == "waiting"
+    assert "log_reviews/ingest_date=2026-11-23" in decision.reason
+
+
+def test_incomplete_vendor_date_does_not_hold_back_complete_ones():
+    bucket = _complete()
+    lonely = bucket.put("log_reviews/ingest_date=2026-11-24/log_reviews.csv.gz")
+    plan = _plan(bucket)
+    assert plan.build is not None and plan.build.vendor_dates == (date(2026, 11, 23),)
+    assert decide(plan, lonely.name, lonely.generation).action == "waiting"
+    assert "movie_review/ingest_date=2026-11-24/movie_review.csv[.gz]" in plan.missing
+
+
+def test_zero_byte_vendor_file_counts_as_absent():
+    bucket = RawBucket()
+    bucket.put_snapshot()
+    bucket.put(MOVIE)
+    bucket.put(LOGS, size=0)
+    assert _plan(bucket).build is None
+
+
+def test_snapshot_without_all_parts_is_not_used():
+    bucket = RawBucket()
+    bucket.put(PARTS[0])
+    manifest = bucket.put_manifest(SNAPSHOT, PARTS)
+    bucket.put(MOVIE)
+    bucket.put(LOGS)
+    plan = _plan(bucket)
+    assert plan.build is None
+    decision = decide(plan, MANIFEST, manifest.generation)
+    assert decision.action == "waiting"
+    assert f"{PARTS[1]} missing" in decision.reason
+
+
+def test_part_with_another_size_than_the_manifest_says_is_incomplete():
+    bucket = RawBucket()
+    bucket.put_snapshot(part_size=100)
+    bucket.put(PARTS[1], size=99)
+    bucket.put(MOVIE)
+    bucket.put(LOGS)
+    plan = _plan(bucket)
+    assert plan.build is None
+    assert "has 99 bytes, manifest says 100" in plan.excluded[MANIFEST].reason
+
+
+def test_newest_complete_snapshot_wins_and_older_ones_are_superseded():
+    bucket = _complete()
+    newer_prefix = "user_purchase/ingest_date=2026-11-24/run_id=r2"
+    newer = bucket.put_snapshot(newer_prefix, parts=1)
+    plan = _plan(bucket)
+    assert plan.build.purchases_manifest == newer
+    assert [o.name for o in plan.build.purchases] == [f"{newer_prefix}/part-00000.csv.gz"]
+    old = bucket.objects[MANIFEST]
+    decision = decide(plan, MANIFEST, old.generation)
+    assert decision.action == "ignored" and "superseded by the newer snapshot" in decision.reason
+
+
+def test_rerun_on_the_same_date_wins_by_generation():
+    bucket = _complete()
+    rerun = bucket.put_snapshot("user_purchase/ingest_date=2026-11-23/run_id=r0", parts=1)
+    assert _plan(bucket).build.purchases_manifest == rerun
+
+
+def test_broken_newest_snapshot_falls_back_to_the_previous_complete_one():
+    bucket = _complete()
+    broken_prefix = "user_purchase/ingest_date=2026-11-24/run_id=r2"
+    broken = bucket.put(f"{broken_prefix}/_MANIFEST.json", 10, {"kind": "snapshot", "table": "user_purchase"})
+    plan = _plan(bucket)
+    assert plan.build.purchases_manifest.name == MANIFEST
+    decision = decide(plan, broken.name, broken.generation)
+    assert decision.action == "ignored" and "manifest lists no parts" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        (ValueError("not JSON: boom"), "not JSON: boom"),
+        ([1, 2], "not a JSON object"),
+        ({"kind": "snapshot", "table": "other", "parts": [{"name": "x"}]}, "not snapshot/user_purchase"),
+        ({"kind": "snapshot", "table": "user_purchase", "parts": [{"name": "elsewhere/part-00000.csv.gz"}]}, "is not"),
+        ({"kind": "snapshot", "table": "user_purchase", "parts": [{"name": PARTS[0], "bytes": "9"}]}, "non-integer"),
+    ],
+)
+def test_unusable_manifest_is_skipped_with_its_reason(document, reason):
+    bucket = RawBucket()
+    bucket.put(PARTS[0])
+    manifest = bucket.put(MANIFEST, 10, document)
+    plan = _plan(bucket)
+    assert plan.build is None
+    assert reason in plan.excluded[manifest.name].reason
+
+
+def test_vanished_manifest_is_skipped():
+    bucket = _complete()
+    bucket.documents.clear()
+    plan = _plan(bucket)
+    assert plan.build is None and "vanished" in plan.excluded[MANIFEST].reason
+
+
+def test_several_vendor_dates_and_files_are_all_inputs_in_order():
+    bucket = RawBucket()
+    bucket.put_snapshot()
+    names = [
+        "movie_review/ingest_date=2026-11-24/movie_review.csv.gz",
+        "log_reviews/ingest_date=2026-11-24/log_reviews.csv.gz",
+        MOVIE,
+        LOGS,
+    ]
+    for name in names:
+        bucket.put(name)
+    build = _plan(bucket).build
+    assert build.vendor_dates == (date(2026, 11, 23), date(2026, 11, 24))
+    assert [o.name for o in build.movie_reviews] == [MOVIE, names[0]]
+    assert [o.name for o in build.log_reviews] == [LOGS, names[1]]
+
+
+def test_unrelated_and_unparsable_objects_do_not_change_the_build():
+    bucket = _complete()
+    before = _plan(bucket).build.build_id
+    bucket.put("movie_review/README.txt")
+    bucket.put("movie_review/ingest_date=2026-13-45/movie_review.csv")
+    bucket.put("user_purchase/ingest_date=2026-11-23/run_id=r1/notes.txt")
+    plan = _plan(bucket)
+    assert plan.build.build_id == before
+    assert "unparsable object name" in plan.excluded["movie_review/ingest_date=2026-13-45/movie_review.csv"].reason
+
+
+def test_event_for_an_older_or_newer_generation_than_listed():
+    bucket = _complete()
+    plan = _plan(bucket)
+    current = bucket.objects[MOVIE].generation
+    assert decide(plan, MOVIE, current - 100).action == "ignored"
+    assert "superseded by generation" in decide(plan, MOVIE, current - 100).reason
+    with pytest.raises(LookupError):
+        decide(plan, MOVIE, current + 1)
+    assert decide(plan, "movie_review/ingest_date=2026-11-25/movie_review.csv", 5).reason == "object no longer exists"
+
+
+ARRIVALS = (*PARTS, MANIFEST, MOVIE, LOGS)
+
+
+@pytest.mark.parametrize("order", [p for p in itertools.permutations(ARRIVALS) if p.index(PARTS[0]) < p.index(MANIFEST)
+                                   and p.index(PARTS[1]) < p.index(MANIFEST)])  # fmt: skip
+def test_any_arrival_order_submits_exactly_one_build_once_all_inputs_are_present(order):
+    """Vendor files before or after the purchase manifest: one complete build, from the last trigger."""
+    from tests.on_raw_landed.builders import manifest_document
+
+    bucket = RawBucket()
+    submitted = []
+    for name in order:
+        document = manifest_document(SNAPSHOT, PARTS) if name == MANIFEST else None
+        obj = bucket.put(name, document=document)
+        if name in PARTS:
+            continue  # parts never trigger (on_raw_landed ignores them before planning)
+        decision = decide(_plan(bucket), name, obj.generation)
+        if decision.action == "submit":
+            submitted.append(_plan(bucket).build.build_id)
+    assert submitted == [build_id_for(bucket.listing())]
+
+
+def test_job_arguments_parse_with_the_spark_jobs_own_parser(monkeypatch):
+    """The contract from both sides: what on_raw_landed sends is what spark_jobs/build_obt.py accepts."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2] / "spark_jobs" / "obt_job" / "args.py"
+    spec = importlib.util.spec_from_file_location("obt_job_args_contract", source)
+    job_args = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, job_args)  # dataclasses look their module up while executing
+    spec.loader.exec_module(job_args)
+
+    build = _plan(_complete()).build
+    parsed = job_args.parse_args(build.job_args("raw", "cur", "projects/p/topics/obt-build-complete", 0.25))
+    assert parsed.build_id == build.build_id and parsed.input_watermark == build.input_watermark
+    assert parsed.purchases_manifest == f"gs://raw/{MANIFEST}"
+    assert parsed.purchases == tuple(f"gs://raw/{p}" for p in PARTS)
+    assert (parsed.movie_reviews, parsed.log_reviews) == ((f"gs://raw/{MOVIE}",), (f"gs://raw/{LOGS}",))
+    assert (parsed.output, parsed.topic, parsed.max_quarantine_share) == (
+        "gs://cur",
+        "projects/p/topics/obt-build-complete",
+        0.25,
+    )

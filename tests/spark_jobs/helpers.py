@@ -1,0 +1,127 @@
+"""Test inputs: job arguments, the UCI -> PostgreSQL-export conversion, a stub Pub/Sub REST endpoint."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import io
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+PG_HEADER = [
+    "invoice_number",
+    "stock_code",
+    "detail",
+    "quantity",
+    "invoice_date",
+    "unit_price",
+    "customer_id",
+    "country",
+]
+TOPIC = "projects/obt-test/topics/obt-build-complete"
+
+
+def uci_date_to_pg(text: str) -> str:
+    """``12/1/2010 8:26`` -> ``2010-12-01 08:26:00``."""
+    day, clock = text.split(" ")
+    month, dom, year = day.split("/")
+    hour, minute = clock.split(":")
+    return f"{year}-{int(month):02d}-{int(dom):02d} {int(hour):02d}:{minute}:00"
+
+
+def convert_uci_purchases(source: Path, target: Path) -> int:
+    """Write the UCI file as a PostgreSQL ``COPY … CSV HEADER`` export (csv.gz); returns the row count."""
+    rows = 0
+    with (
+        gzip.open(source, "rt", encoding="utf-8", newline="") as src,
+        gzip.open(target, "wt", encoding="utf-8", newline="") as dst,
+    ):
+        reader = csv.reader(src)
+        next(reader)
+        writer = csv.writer(dst, lineterminator="\n")
+        writer.writerow(PG_HEADER)
+        for invoice, stock, detail, qty, when, price, customer, country in reader:
+            writer.writerow([invoice, stock, detail, qty, uci_date_to_pg(when), price, customer, country])
+            rows += 1
+    return rows
+
+
+def write_snapshot_manifest(path: Path, parts: Sequence[Path], total_rows: int) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "kind": "snapshot",
+                "table": "user_purchase",
+                "parts": [{"uri": p.as_uri()} for p in parts],
+                "total_rows": total_rows,
+            }
+        )
+    )
+
+
+def job_argv(
+    build_id: str,
+    manifest: str,
+    purchases: Sequence[str],
+    reviews: Sequence[str],
+    logs: Sequence[str],
+    output: str,
+    max_share: float = 0.5,
+) -> list[str]:
+    argv = ["--build-id", build_id, "--input-watermark", "42", "--purchases-manifest", manifest]
+    for uri in purchases:
+        argv += ["--purchases", uri]
+    for uri in reviews:
+        argv += ["--movie-reviews", uri]
+    for uri in logs:
+        argv += ["--log-reviews", uri]
+    return argv + ["--output", output, "--topic", TOPIC, "--max-quarantine-share", str(max_share)]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        server = self.server
+        for message in body["messages"]:
+            server.published.append(
+                {
+                    "path": self.path,
+                    "data": json.loads(base64.b64decode(message["data"])),
+                    "attributes": message.get("attributes", {}),
+                }
+            )
+        answer = json.dumps({"messageIds": [str(len(server.published))]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def pubsub_stub() -> Iterator[tuple[str, list[dict]]]:
+    """A local stand-in for the Pub/Sub REST publish call; yields (host:port, published messages)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.published = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", server.published
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def gz(text: bytes) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as f:
+        f.write(text)
+    return buf.getvalue()

@@ -1,0 +1,146 @@
+"""Pure pieces of the job: arguments, path mapping, manifest arithmetic, completion message, publishing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from obt_job import manifest as mf
+from obt_job import publish
+from obt_job.args import parse_args
+from obt_job.paths import PathMap
+
+from tests.spark_jobs.helpers import TOPIC, job_argv, pubsub_stub
+
+
+def _args(**overrides):
+    argv = job_argv(
+        "obt-abc",
+        "gs://raw/user_purchase/ingest_date=2026-11-23/run_id=r/_MANIFEST.json",
+        ["gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz"],
+        ["gs://raw/movie_review/ingest_date=2026-11-23/movie_review.csv"],
+        ["gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz"],
+        "gs://curated/",
+        **overrides,
+    )
+    return parse_args(argv)
+
+
+def test_arguments_follow_the_contract():
+    args = _args(max_share=0.25)
+    assert args.purchases == ("gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz")
+    assert (args.output_root, args.topic, args.max_quarantine_share, args.input_watermark) == (
+        "gs://curated",
+        TOPIC,
+        0.25,
+        42,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--output", "/tmp/out"), ("--topic", "obt-build-complete"), ("--max-quarantine-share", "1.5")],
+)
+def test_bad_arguments_are_rejected(flag, value, capsys):
+    argv = job_argv("b", "gs://r/m.json", ["gs://r/p"], ["gs://r/m"], ["gs://r/l"], "gs://c") + [flag, value]
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
+def test_mirror_maps_gs_uris_to_local_files(tmp_path):
+    paths = PathMap(str(tmp_path))
+    assert paths.spark_uri("gs://b/obt/build_id=x/") == f"file://{tmp_path}/b/obt/build_id=x/"
+    assert paths.local_path("gs://b/a/b.json") == tmp_path / "b" / "a" / "b.json"
+    assert paths.spark_uri("file:///data/x.csv") == "file:///data/x.csv"
+    assert PathMap().spark_uri("gs://b/p") == "gs://b/p"
+
+
+def test_counts_add_up_and_list_every_reason():
+    counts = mf.source_counts(mf.PURCHASES, {None: 10, "duplicate": 2, "missing_customer": 3})
+    assert counts["read"] == 15
+    assert counts["quarantined"] == {
+        "malformed": 0,
+        "missing_customer": 3,
+        "non_product_code": 0,
+        "cancelled_or_adjustment": 0,
+        "duplicate": 2,
+    }
+
+
+def test_quality_threshold_per_source():
+    sources = {
+        mf.PURCHASES: mf.source_counts(mf.PURCHASES, {None: 4, "duplicate": 6}),
+        mf.MOVIE_REVIEW: mf.source_counts(mf.MOVIE_REVIEW, {None: 5, "malformed": 5}),
+        mf.LOG_REVIEWS: mf.source_counts(mf.LOG_REVIEWS, {}),
+    }
+    assert mf.quality_problems(sources, 0.5) == ["user_purchase: 6 of 10 rows quarantined (60.0%), above 50.0%"]
+    assert mf.quality_problems(sources, 0.6) == []
+    assert len(mf.quality_problems(sources, 0.0)) == 2
+
+
+def test_snapshot_row_count_must_match():
+    assert mf.snapshot_problems({"total_rows": 5}, 5) == []
+    assert mf.snapshot_problems({"total_rows": 5}, 4) == [
+        "user_purchase: snapshot manifest announces 5 rows, the job read 4"
+    ]
+
+
+def test_decimal_text_is_exact():
+    assert mf.decimal_text(Decimal("8833773.964000000")) == "8833773.964"
+    assert mf.decimal_text(Decimal("10.000000000")) == "10"
+    assert mf.decimal_text(Decimal("1E+3")) == "1000"
+
+
+def test_manifest_and_message_shapes():
+    args = _args()
+    manifest = mf.build(
+        args,
+        sources={},
+        obt_prefix="gs://curated/obt/build_id=obt-abc/",
+        obt_files=["part-0.parquet"],
+        obt_rows=3,
+        metrics={},
+        problems=["log_reviews: too many"],
+        created_at="2026-11-23T00:00:00+00:00",
+    )
+    assert (manifest["status"], manifest["reason"], manifest["input_watermark"]) == (
+        "failed",
+        "log_reviews: too many",
+        42,
+    )
+    assert manifest["inputs"]["purchases"] == ["gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz"]
+    uri = "gs://curated/obt/build_id=obt-abc/_MANIFEST.json"
+    assert mf.completion_message(manifest, uri) == {
+        "build_id": "obt-abc",
+        "manifest_uri": uri,
+        "status": "failed",
+        "reason": "log_reviews: too many",
+    }
+    ok = dict(manifest, status="succeeded", reason=None)
+    assert mf.completion_message(ok, uri) == {"build_id": "obt-abc", "manifest_uri": uri, "status": "succeeded"}
+
+
+def test_publish_uses_the_emulator_rest_api(monkeypatch):
+    with pubsub_stub() as (host, published):
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+        message_id = publish.publish(TOPIC, {"build_id": "b", "status": "succeeded"}, {"build_id": "b"})
+    assert message_id == "1"
+    assert published == [
+        {
+            "path": f"/v1/{TOPIC}:publish",
+            "data": {"build_id": "b", "status": "succeeded"},
+            "attributes": {"build_id": "b"},
+        }
+    ]
+
+
+def test_publish_fails_loudly_when_nobody_listens(monkeypatch):
+    monkeypatch.setattr(publish, "ATTEMPTS", 2)
+    monkeypatch.setattr(publish.time, "sleep", lambda _s: None)
+    with pubsub_stub() as (host, _published):
+        dead = host
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", dead)
+    with pytest.raises(publish.PublishError):
+        publish.publish(TOPIC, {"build_id": "b"}, {})

@@ -1,0 +1,244 @@
+"""The BigQuery adapter against a mocked client: no network, only the calls it makes and their configs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+import sqlglot
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery
+from sqlglot import exp
+
+from obt.config import Settings
+from obt.errors import TransientError
+from obt.warehouse import bigquery as bq
+from obt.warehouse.bigquery import BigQueryWarehouse, query_parameters
+
+BUILD = "obt-0123456789abcdef0123"
+SETTINGS = Settings(env="gcp", project="proj", bq_location="EU")
+OBT_SCHEMA = [
+    ("customer_id", "INT64"),
+    ("log_date", "DATE"),
+    ("season", "STRING"),
+    ("device", "STRING"),
+    ("location", "STRING"),
+    ("region", "STRING"),
+    ("os", "STRING"),
+    ("browser", "STRING"),
+    ("review_count", "INT64"),
+    ("review_score", "INT64"),
+    ("amount_spent", "NUMERIC"),
+    ("count_invoices", "INT64"),
+    ("first_invoice_date", "DATE"),
+    ("last_invoice_date", "DATE"),
+]
+
+
+def done_job(**attrs):
+    job = mock.Mock()
+    job.result.return_value = []
+    for name, value in attrs.items():
+        setattr(job, name, value)
+    return job
+
+
+def failed_job(exc):
+    job = mock.Mock()
+    job.result.side_effect = exc
+    return job
+
+
+@pytest.fixture
+def client():
+    c = mock.Mock()
+    c.query.return_value = done_job()
+    return c
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def warehouse(client, sleeps):
+    bq._ENSURED.clear()
+    return BigQueryWarehouse(SETTINGS, client=client, sleep=sleeps.append)
+
+
+def executed_sql(client) -> list[str]:
+    return [c.args[0] for c in client.query.call_args_list]
+
+
+def test_ensure_schema_creates_datasets_and_partitioned_clustered_obt(warehouse, client):
+    warehouse.ensure_schema()
+    datasets = {c.args[0].dataset_id: c.args[0] for c in client.create_dataset.call_args_list}
+    assert set(datasets) == {"movie_analytics", "obt_staging", "obt_ops"}
+    assert all(d.location == "EU" for d in datasets.values())
+    assert datasets["obt_staging"].default_table_expiration_ms == 24 * 3600 * 1000
+    assert all(c.kwargs["exists_ok"] for c in client.create_dataset.call_args_list)
+
+    ddl = next(s for s in executed_sql(client) if "`proj.movie_analytics.obt`" in s)
+    tree = sqlglot.parse_one(ddl, read="bigquery")
+    assert isinstance(tree, exp.Create) and tree.args.get("exists")
+    columns = [(c.name, c.args["kind"].sql("bigquery")) for c in tree.this.expressions]
+    assert columns == OBT_SCHEMA + [("build_id", "STRING"), ("loaded_at", "TIMESTAMP")]
+    partition = tree.find(exp.PartitionedByProperty)
+    cluster = tree.find(exp.ClusterProperty)
+    assert partition is not None and partition.this.sql("bigquery") == "log_date"
+    assert cluster is not None and [e.sql("bigquery") for e in cluster.expressions] == ["customer_id"]
+    assert any("`proj.obt_ops.load_ledger`" in s for s in executed_sql(client))
+    assert any("`proj.obt_ops.dq_counts`" in s for s in executed_sql(client))
+
+
+def test_ensure_schema_runs_once_per_process(warehouse, client):
+    warehouse.ensure_schema()
+    calls = client.query.call_count
+    warehouse.ensure_schema()
+    assert client.query.call_count == calls
+
+
+def test_stage_runs_a_parquet_load_job_with_a_deterministic_id(warehouse, client):
+    client.load_table_from_uri.return_value = done_job(output_rows=42, input_file_bytes=1234)
+    uris = [f"gs://obt-curated/obt/build_id={BUILD}/part-0.parquet"]
+    staged = warehouse.stage(BUILD, uris)
+    assert (staged.rows, staged.bytes) == (42, 1234)
+    call = client.load_table_from_uri.call_args
+    assert call.args[0] == uris
+    assert call.args[1] == "proj.obt_staging.obt_obt_0123456789abcdef0123"
+    assert call.kwargs["job_id"] == f"obt_load_{BUILD}"
+    assert call.kwargs["location"] == "EU"
+    config = call.kwargs["job_config"]
+    assert config.source_format == bigquery.SourceFormat.PARQUET
+    assert config.write_disposition == bigquery.WriteDisposition.WRITE_TRUNCATE
+    assert [(f.name, f.field_type) for f in config.schema] == OBT_SCHEMA
+
+
+def test_stage_409_waits_on_the_existing_job(warehouse, client):
+    client.load_table_from_uri.side_effect = gexc.Conflict("Already Exists: Job proj:EU.obt_load_x")
+    client.get_job.return_value = done_job(output_rows=7, input_file_bytes=70)
+    staged = warehouse.stage(BUILD, ["gs://obt-curated/x.parquet"])
+    client.get_job.assert_called_once_with(f"obt_load_{BUILD}", location="EU")
+    client.get_job.return_value.result.assert_called_once()
+    assert staged.rows == 7
+    assert client.load_table_from_uri.call_count == 1
+
+
+def test_stage_409_on_a_failed_job_moves_to_the_next_id(warehouse, client):
+    client.load_table_from_uri.side_effect = [gexc.Conflict("exists"), done_job(output_rows=3, input_file_bytes=1)]
+    client.get_job.return_value = failed_job(gexc.BadRequest("schema mismatch"))
+    assert warehouse.stage(BUILD, ["gs://obt-curated/x.parquet"]).rows == 3
+    ids = [c.kwargs["job_id"] for c in client.load_table_from_uri.call_args_list]
+    assert ids == [f"obt_load_{BUILD}", f"obt_load_{BUILD}_2"]
+
+
+def test_stage_409_whose_staging_table_expired_loads_again(warehouse, client):
+    client.load_table_from_uri.side_effect = [gexc.Conflict("exists"), done_job(output_rows=5, input_file_bytes=1)]
+    client.get_job.return_value = done_job(output_rows=5, input_file_bytes=1)
+    client.get_table.side_effect = gexc.NotFound("gone")
+    assert warehouse.stage(BUILD, ["gs://obt-curated/x.parquet"]).rows == 5
+    assert client.load_table_from_uri.call_args.kwargs["job_id"] == f"obt_load_{BUILD}_2"
+
+
+def test_merge_is_a_query_job_with_valid_bigquery_sql(warehouse, client):
+    stats = mock.Mock(inserted_row_count=3, updated_row_count=2, deleted_row_count=1)
+    client.query.return_value = done_job(dml_stats=stats)
+    counts = warehouse.merge(BUILD)
+    assert (counts.inserted, counts.updated, counts.deleted) == (3, 2, 1)
+    call = client.query.call_args
+    assert call.kwargs["job_id"] == f"obt_merge_{BUILD}"
+    params = call.kwargs["job_config"].query_parameters
+    assert [(p.name, p.type_, p.value) for p in params] == [("build_id", "STRING", BUILD)]
+    tree = sqlglot.parse_one(call.args[0], read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
+    assert isinstance(tree, exp.Merge)
+    assert tree.this.sql("bigquery") == "`proj.movie_analytics.obt` AS t"
+    assert tree.args["using"].sql("bigquery") == "`proj.obt_staging.obt_obt_0123456789abcdef0123` AS s"
+    clauses = tree.args["whens"].expressions
+    assert [(w.args.get("matched"), bool(w.args.get("source"))) for w in clauses] == [
+        (True, False),
+        (False, False),
+        (False, True),
+    ]
+    on = tree.args["on"].sql("bigquery")
+    for column in ("customer_id", "log_date", "device", "location", "os", "browser"):
+        assert f"t.{column} IS NOT DISTINCT FROM s.{column}" in on
+
+
+def test_merge_retries_concurrent_update_with_backoff(warehouse, client, sleeps):
+    error = gexc.BadRequest("Could not serialize access to table proj:movie_analytics.obt due to concurrent update")
+    stats = mock.Mock(inserted_row_count=0, updated_row_count=4, deleted_row_count=0)
+    client.query.side_effect = [failed_job(error), failed_job(error), done_job(dml_stats=stats)]
+    assert warehouse.merge(BUILD).updated == 4
+    ids = [c.kwargs["job_id"] for c in client.query.call_args_list]
+    assert ids == [f"obt_merge_{BUILD}", f"obt_merge_{BUILD}_2", f"obt_merge_{BUILD}_3"]
+    assert len(sleeps) == 2 and sleeps[1] > 0
+
+
+def test_merge_gives_up_after_the_retry_budget(client, sleeps):
+    error = gexc.BadRequest("Transaction is aborted due to concurrent update against table")
+    client.query.side_effect = lambda *a, **k: failed_job(error)
+    wh = BigQueryWarehouse(SETTINGS, client=client, sleep=sleeps.append, max_retries=2)
+    with pytest.raises(gexc.BadRequest):
+        wh.merge(BUILD)
+    assert len(sleeps) == 2
+
+
+def test_merge_409_reports_the_finished_merge(warehouse, client):
+    client.query.side_effect = gexc.Conflict("exists")
+    stats = mock.Mock(inserted_row_count=9, updated_row_count=0, deleted_row_count=0)
+    client.get_job.return_value = done_job(dml_stats=stats)
+    assert warehouse.merge(BUILD).inserted == 9
+    client.get_job.assert_called_once_with(f"obt_merge_{BUILD}", location="EU")
+
+
+def test_transient_job_error_becomes_transient(warehouse, client):
+    client.query.return_value = failed_job(gexc.ServiceUnavailable("backend error"))
+    with pytest.raises(TransientError):
+        warehouse.merge(BUILD)
+
+
+def test_ledger_row_parameters_are_typed_even_when_null(warehouse, client):
+    row = {name: None for name, _ in bq.ddl_columns("load_ledger")}
+    row.update(build_id=BUILD, outcome="skipped", started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    warehouse.record_load(row)
+    params = {p.name: p.type_ for p in client.query.call_args.kwargs["job_config"].query_parameters}
+    assert params["rows_inserted"] == "INT64"
+    assert params["stage_seconds"] == "FLOAT64"
+    assert params["started_at"] == "TIMESTAMP"
+    assert params["reason"] == "STRING"
+    assert "`proj.obt_ops.load_ledger`" in client.query.call_args.args[0]
+
+
+def test_struct_array_parameters_for_dq_counts():
+    rows = [
+        {"source": "a", "measure": "read", "reason": None, "row_count": 1},
+        {"source": "a", "measure": "quarantined", "reason": "bad", "row_count": 2},
+    ]
+    (param,) = query_parameters({"rows": rows})
+    assert isinstance(param, bigquery.ArrayQueryParameter) and param.array_type == "STRUCT"
+    api = param.to_api_repr()
+    fields = {f["name"]: f["type"]["type"] for f in api["parameterType"]["arrayType"]["structTypes"]}
+    assert fields == {"source": "STRING", "measure": "STRING", "reason": "STRING", "row_count": "INT64"}
+
+
+def test_load_state_reads_the_ledger(warehouse, client):
+    row = mock.Mock()
+    row.items.return_value = [("times_loaded", 1), ("last_watermark", 99)]
+    client.query.return_value = done_job()
+    client.query.return_value.result.return_value = [row]
+    state = warehouse.load_state(BUILD)
+    assert (state.times_loaded, state.last_watermark) == (1, 99)
+    assert "COUNTIF" in client.query.call_args.args[0]
+
+
+def test_merge_sql_covers_every_column_of_the_obt():
+    tree = sqlglot.parse_one(BigQueryWarehouse(SETTINGS, client=mock.Mock()).sql("merge", BUILD), read="bigquery")
+    update, insert, _ = (w.args["then"] for w in tree.args["whens"].expressions)
+    key = {"customer_id", "log_date", "device", "location", "os", "browser"}
+    values = {name for name, _ in OBT_SCHEMA} - key
+    assert {e.this.name for e in update.expressions} == values | {"build_id", "loaded_at"}
+    assert [c.name for c in insert.this.expressions] == [name for name, _ in OBT_SCHEMA] + ["build_id", "loaded_at"]
+    compared = {c.name for c in tree.args["whens"].expressions[0].args["condition"].find_all(exp.Column)}
+    assert compared == values

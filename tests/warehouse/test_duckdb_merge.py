@@ -1,0 +1,145 @@
+"""MERGE semantics on the local warehouse: the OBT equals the staged build; unchanged rows are untouched."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from obt.config import Settings
+from obt.warehouse.duckdb import DuckDbWarehouse
+from tests.warehouse.obt_rows import KEY, change, key, make_rows, write_parquet
+
+B1 = "obt-" + "1" * 20
+B2 = "obt-" + "2" * 20
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    settings = Settings(state_dir=tmp_path / "state", warehouse_path=tmp_path / "state" / "warehouse.duckdb")
+    wh = DuckDbWarehouse(settings)
+    wh.ensure_schema()
+    return wh
+
+
+def load(wh, build_id, rows, folder):
+    files = write_parquet(rows, folder)
+    staged = wh.stage(build_id, [str(f) for f in files])
+    counts = wh.merge(build_id)
+    wh.drop_staging(build_id)
+    return staged, counts
+
+
+def table(wh) -> dict[tuple, dict]:
+    cols = ", ".join(KEY)
+    rows = wh.query(f"SELECT * FROM movie_analytics.obt ORDER BY {cols}")
+    return {key(r): r for r in rows}
+
+
+def data_only(rows: dict[tuple, dict]) -> dict[tuple, dict]:
+    return {k: {c: v for c, v in r.items() if c not in ("build_id", "loaded_at")} for k, r in rows.items()}
+
+
+def test_first_load_gives_exactly_the_build_rows(warehouse, tmp_path):
+    rows = make_rows(500)
+    staged, counts = load(warehouse, B1, rows, tmp_path / "b1")
+    assert staged.rows == 500 and staged.bytes > 0
+    assert (counts.inserted, counts.updated, counts.deleted) == (500, 0, 0)
+    assert data_only(table(warehouse)) == {key(r): r for r in rows}
+    assert {r["build_id"] for r in table(warehouse).values()} == {B1}
+
+
+def test_reload_of_the_same_rows_changes_nothing(warehouse, tmp_path):
+    rows = make_rows(300)
+    load(warehouse, B1, rows, tmp_path / "b1")
+    before = table(warehouse)
+    _, counts = load(warehouse, B2, rows, tmp_path / "b2")
+    assert (counts.inserted, counts.updated, counts.deleted) == (0, 0, 0)
+    assert table(warehouse) == before  # build_id and loaded_at untouched
+
+
+def test_newer_build_updates_changed_inserts_new_deletes_vanished(warehouse, tmp_path):
+    rows = make_rows(1000)
+    load(warehouse, B1, rows, tmp_path / "b1")
+    before = table(warehouse)
+    time.sleep(0.01)
+    newer, changed, vanished = change(rows, 0.01)
+    _, counts = load(warehouse, B2, newer, tmp_path / "b2")
+    after = table(warehouse)
+    assert data_only(after) == {key(r): r for r in newer}
+    assert counts.updated == len(changed) == 10
+    assert counts.deleted == len(vanished) == 10
+    assert counts.inserted == 10
+    assert not vanished & after.keys()
+    for k, row in after.items():
+        if k in changed or k not in before:
+            assert row["build_id"] == B2 and row["loaded_at"] > max(r["loaded_at"] for r in before.values())
+        else:
+            assert row == before[k]
+
+
+def test_null_keys_match_null_safely(warehouse, tmp_path):
+    rows = [r for r in make_rows(200) if r["location"] is None]
+    assert rows
+    load(warehouse, B1, rows, tmp_path / "b1")
+    _, counts = load(warehouse, B2, rows, tmp_path / "b2")
+    assert (counts.inserted, counts.updated, counts.deleted) == (0, 0, 0)
+    assert len(table(warehouse)) == len(rows)
+
+
+def test_restaging_replaces_the_staging_table(warehouse, tmp_path):
+    rows = make_rows(50)
+    files = [str(f) for f in write_parquet(rows, tmp_path / "b1")]
+    warehouse.stage(B1, files)
+    assert warehouse.stage(B1, files).rows == 50
+    assert warehouse.merge(B1).inserted == 50
+
+
+def test_parquet_missing_a_column_fails_loudly(warehouse, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"customer_id": [1]}), path)
+    with pytest.raises(Exception, match="log_date"):
+        warehouse.stage(B1, [str(path)])
+
+
+def test_dq_counts_are_recorded_once_per_build(warehouse):
+    rows = [
+        {"source": "user_purchase", "measure": "read", "reason": None, "row_count": 10},
+        {"source": "user_purchase", "measure": "quarantined", "reason": "missing_customer", "row_count": 3},
+    ]
+    warehouse.record_dq_counts(B1, rows)
+    warehouse.record_dq_counts(B1, rows)
+    got = warehouse.query("SELECT source, measure, reason, row_count FROM obt_ops.dq_counts ORDER BY measure")
+    assert got == [
+        {"source": "user_purchase", "measure": "quarantined", "reason": "missing_customer", "row_count": 3},
+        {"source": "user_purchase", "measure": "read", "reason": None, "row_count": 10},
+    ]
+
+
+def test_query_takes_bigquery_sql_with_parameters(warehouse):
+    assert warehouse.query("SELECT @x AS x, SAFE_DIVIDE(1, 0) AS y", {"x": "a"}) == [{"x": "a", "y": None}]
+    assert warehouse.query("CREATE OR REPLACE VIEW movie_analytics.v AS SELECT 1 AS one") == []
+    assert warehouse.query("SELECT one FROM `any-project.movie_analytics.v`") == [{"one": 1}]
+
+
+def test_sessions_exclude_each_other_across_threads(warehouse):
+    inside, overlaps = [], []
+
+    def work():
+        with warehouse.serialized():
+            if inside:
+                overlaps.append(True)
+            inside.append(1)
+            time.sleep(0.05)
+            inside.pop()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not overlaps
