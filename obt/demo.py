@@ -137,12 +137,14 @@ class DemoSession:
     state_dir: Path
     stages: list[Stage] = field(default_factory=list)
     on_change: Callable[[DemoSession], None] | None = None
+    # Tests set it so the local cloud dies with them even when they are killed before ``stop``.
+    die_with_parent: bool = False
     settings: Settings = field(init=False)
     last_upload_at: float = field(init=False, default=0.0)
 
     def start(self) -> None:
         with self.stage("start local cloud"):
-            stack.up(self.state_dir)
+            stack.up(self.state_dir, die_with_parent=self.die_with_parent)
             os.environ.update(stack.stack_env(self.state_dir))
             clients.reset()
             self.settings = Settings.from_env()
@@ -356,6 +358,7 @@ def run(options: DemoOptions, on_change: Callable[[DemoSession], None] | None = 
         warehouse = open_warehouse(session.settings)
         obt_table = f"{session.settings.obt_dataset}.{session.settings.obt_table}"
         obt_rows = int(warehouse.query(f"SELECT COUNT(*) AS n FROM {obt_table}")[0]["n"])
+        insights.create_star_schema(warehouse, session.settings)
         headlines = insights.top_insights(insights.collect(warehouse, session.settings))
         return DemoResult(options.state_dir, outcome, session.stages, obt_rows, headlines)
     finally:

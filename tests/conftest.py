@@ -2,7 +2,7 @@
 
 - ``postgres`` -> ``obt.local.postgres.PostgresInfo``: a throwaway PostgreSQL 15 cluster on 127.0.0.1.
   Attributes ``host, port, user, password, database``; ``env()`` -> the ``OBT_PG_*`` variables;
-  ``connect(database=None)`` -> a pg8000 DB-API connection (close it). Sets no environment variables.
+  ``connect(database=None, timeout=None)`` -> a pg8000 DB-API connection (close it). Sets no environment variables.
 - ``pubsub_emulator`` -> ``PubSubEmulator``: Google's emulator with every topic/subscription of
   ``obt.local.pubsub`` (``obt-build-complete``, its DLQ, ``obt-raw-notifications``, ``eventarc-*``).
   Attributes ``host`` (``127.0.0.1:PORT``), ``port``, ``project``; ``env()``. Sets ``PUBSUB_EMULATOR_HOST``

@@ -50,8 +50,9 @@ class PostgresInfo:
             "OBT_PG_DATABASE": self.database,
         }
 
-    def connect(self, database: str | None = None):
-        """A pg8000 DB-API connection (caller closes it)."""
+    def connect(self, database: str | None = None, timeout: float | None = None):
+        """A pg8000 DB-API connection (caller closes it). ``timeout`` is a socket timeout for *every*
+        operation, so leave it unset for real work."""
         import pg8000.dbapi
 
         return pg8000.dbapi.connect(
@@ -60,7 +61,7 @@ class PostgresInfo:
             user=self.user,
             password=self.password,
             database=database or self.database,
-            timeout=10,
+            timeout=timeout,
         )
 
 
@@ -187,7 +188,7 @@ def start_postgres(
 
 
 def _ping(info: PostgresInfo) -> bool:
-    conn = info.connect(database="postgres")
+    conn = info.connect(database="postgres", timeout=5)
     conn.close()
     return True
 

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,12 +150,10 @@ def up(
 
     orphan_safe = {"die_with_parent": die_with_parent}
     try:
-        # PostgreSQL and Pub/Sub are independent and each takes seconds: start them side by side.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pg_future = pool.submit(pg.start_postgres, state_dir, ports.get(POSTGRES), **orphan_safe)
-            ps_future = pool.submit(pubsub.start_pubsub, state_dir, settings.project, ports.get(PUBSUB), **orphan_safe)
-            pg_service, info = pg_future.result()
-            ps = ps_future.result()
+        # Started one after the other from this thread on purpose: PR_SET_PDEATHSIG (die_with_parent) fires
+        # when the *thread* that forked a service exits, so a worker thread would take its services with it.
+        pg_service, info = pg.start_postgres(state_dir, ports.get(POSTGRES), **orphan_safe)
+        ps = pubsub.start_pubsub(state_dir, settings.project, ports.get(PUBSUB), **orphan_safe)
         started(pg_service, **info.env())
         started(ps, PUBSUB_EMULATOR_HOST=ps.url)
         storage = gcs.start_gcs(

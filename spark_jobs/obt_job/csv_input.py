@@ -4,7 +4,8 @@ Spark's CSV reader in PERMISSIVE, multi-line mode (quoted fields may hold newlin
 with every column as a string and a corrupt-record column: a record with too many or too few fields, or
 truncated inside quotes, keeps its raw text in ``_corrupt``. Invalid UTF-8 decodes to U+FFFD, a leading BOM
 and CRLF line ends are accepted. Header records are recognised by value, not by position, so a file
-without a header loses no row and a header-only or empty file yields nothing.
+without a header loses no row and a header-only or empty file yields nothing. Header names are compared
+exactly (a header with other spelling or spacing is a malformed record, not silently dropped).
 
 An unbalanced quote is the one ambiguity CSV cannot resolve, since newlines are legal inside quotes.
 With ``STOP_AT_DELIMITER`` a quoted value that meets a stray quote is re-read as unquoted text up to the next
@@ -51,11 +52,12 @@ def clean_text(column: Column) -> Column:
 
 
 def is_header(columns: Sequence[str]) -> Column:
-    matches = [F.coalesce(clean_text(F.col(c)) == F.lit(c), F.lit(False)) for c in columns]
-    cond = matches[0]
-    for m in matches[1:]:
-        cond = cond & m
-    return cond
+    """Plain comparisons, no regex: this runs on every record (a regex here cost more than the parsing)."""
+    first, *rest = columns
+    cond = F.col(first).isin(first, BOM + first)
+    for c in rest:
+        cond = cond & (F.col(c) == F.lit(c))
+    return F.coalesce(cond, F.lit(False))
 
 
 def raw_text(columns: Sequence[str]) -> Column:

@@ -2,6 +2,7 @@
 
 The XML is parsed with Spark's built-in ``from_xml`` in PERMISSIVE mode: a document that does not parse
 yields a NULL struct instead of an exception (``xpath_*`` would abort the job on the first broken tag).
+Documents in the vendor's exact plain layout take an equivalent regular-expression fast path.
 """
 
 from __future__ import annotations
@@ -79,8 +80,26 @@ def log_date(text: Column) -> Column:
     return F.when(text.rlike(r"^[0-9]{2}-[0-9]{2}-[0-9]{4}$"), F.try_to_date(text, "MM-dd-yyyy"))
 
 
+# The vendor's exact layout: fixed children in fixed order, text without markup or entities. A document
+# of this shape is well-formed XML whose values regular expressions read exactly as an XML parser would,
+# so it skips from_xml (about 5x slower); anything else goes through from_xml.
+_PLAIN = "[^<>&]*"
+_SIMPLE_LOG = (
+    f"^<reviewlog><log><logDate>{_PLAIN}</logDate><device>{_PLAIN}</device><location>{_PLAIN}</location>"
+    f"<os>{_PLAIN}</os>(<ipAddress>{_PLAIN}</ipAddress>)?(<phoneNumber>{_PLAIN}</phoneNumber>)?</log></reviewlog>$"
+)
+
+
+def _simple_fields(xml: Column) -> Column:
+    fields = [F.regexp_extract(xml, f"<{name}>({_PLAIN})</{name}>", 1).alias(name) for name in REQUIRED]
+    return F.struct(F.struct(*fields).alias("log"))
+
+
 def parse_log(xml: Column) -> Column:
-    return F.from_xml(xml, XML_SCHEMA, {"mode": "PERMISSIVE"})
+    """``STRUCT<log: STRUCT<logDate, device, location, os>>``; ``log`` is NULL when the XML does not parse."""
+    return F.when(xml.rlike(_SIMPLE_LOG), _simple_fields(xml)).otherwise(
+        F.from_xml(xml, XML_SCHEMA, {"mode": "PERMISSIVE"})
+    )
 
 
 def classify(df: DataFrame) -> DataFrame:

@@ -17,7 +17,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[demo.DemoSession]:
     saved = dict(os.environ)
-    chain = demo.DemoSession(tmp_path_factory.mktemp("e2e-state"))
+    chain = demo.DemoSession(tmp_path_factory.mktemp("e2e-state"), die_with_parent=True)
     try:
         chain.start()
         yield chain

@@ -19,6 +19,8 @@ RAW = "obt-raw"
 CURATED = "obt-curated"
 BUILD = "obt-hostile0000000000000"
 
+pytestmark = pytest.mark.slow
+
 PURCHASE_HEADER = b"invoice_number,stock_code,detail,quantity,invoice_date,unit_price,customer_id,country"
 PART0 = (
     b"\r\n".join(

@@ -231,3 +231,26 @@ def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
         None,
         None,
     )
+
+
+def test_plain_log_fast_path_reads_what_from_xml_reads(spark):
+    from pyspark.sql import functions as F
+
+    docs = [
+        _xml(),
+        _xml(location=" New York "),
+        _xml(os=""),
+        _xml().replace("</os>", "</os><ipAddress>1.2.3.4</ipAddress><phoneNumber>555</phoneNumber>"),
+    ]
+    df = spark.createDataFrame([(d,) for d in docs], "x string")
+    both = df.select(
+        F.col("x").rlike(logs._SIMPLE_LOG).alias("fast"),
+        logs._simple_fields(F.col("x")).alias("regex"),
+        F.from_xml("x", logs.XML_SCHEMA, {"mode": "PERMISSIVE"}).alias("xml"),
+    ).collect()
+    assert all(row["fast"] for row in both)
+    for row in both:
+        for name in logs.REQUIRED:
+            regex_value = row["regex"]["log"][name].strip() or None
+            xml_value = row["xml"]["log"][name]
+            assert regex_value == (xml_value.strip() or None if xml_value is not None else None), name
