@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from obt.config import Settings  # noqa: E402
 from obt.warehouse.duckdb import DuckDbWarehouse  # noqa: E402
+from tests.warehouse.obt_rows import SCHEMA  # noqa: E402
 
 DEVICES = np.array(["Mobile", "Tablet", "Computer"])
 OS = np.array(["Linux", "Google Android", "Apple iOS", "Microsoft Windows"])
@@ -52,26 +53,7 @@ def build_table(n: int, seed: int = 1) -> pa.Table:
             "first_invoice_date": pa.array(np.full(n, np.datetime64("2010-12-01"))),
             "last_invoice_date": pa.array(np.full(n, np.datetime64("2011-12-09"))),
         }
-    ).cast(
-        pa.schema(
-            [
-                ("customer_id", pa.int64()),
-                ("log_date", pa.date32()),
-                ("season", pa.string()),
-                ("device", pa.string()),
-                ("location", pa.string()),
-                ("region", pa.string()),
-                ("os", pa.string()),
-                ("browser", pa.string()),
-                ("review_count", pa.int64()),
-                ("review_score", pa.int64()),
-                ("amount_spent", pa.decimal128(38, 9)),
-                ("count_invoices", pa.int64()),
-                ("first_invoice_date", pa.date32()),
-                ("last_invoice_date", pa.date32()),
-            ]
-        )
-    )
+    ).cast(SCHEMA)
 
 
 def change_one_percent(table: pa.Table, seed: int = 2) -> tuple[pa.Table, int]:

@@ -33,9 +33,9 @@ variable "function_runtime" {
 }
 
 variable "dataproc_runtime_version" {
-  description = "Dataproc Serverless runtime version for the Spark job."
+  description = "Dataproc Serverless runtime version for the Spark job (3.0 = Spark 4, needed for from_xml)."
   type        = string
-  default     = "2.3"
+  default     = "3.0"
 }
 
 variable "spark_properties" {

@@ -74,7 +74,8 @@ class Settings:
 
     # Dataproc Serverless batches (on_raw_landed, reconcile).
     dataproc_endpoint: str = ""
-    dataproc_runtime_version: str = "2.3"
+    # Spark 4 (runtime 3.0): the job parses the review logs with from_xml, which Spark 3.5 lacks.
+    dataproc_runtime_version: str = "3.0"
     dataproc_service_account: str = ""
     dataproc_subnetwork: str = ""
     spark_properties: dict[str, str] = field(default_factory=dict)

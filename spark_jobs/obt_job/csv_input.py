@@ -62,9 +62,12 @@ def is_header(columns: Sequence[str]) -> Column:
 
 def raw_text(columns: Sequence[str]) -> Column:
     """The record as read: the original text when malformed, else the parsed fields re-encoded as CSV."""
-    # RFC 4180 quoting (a quote doubled), as the source files use, not Spark's default backslash escape.
-    encoded = F.to_csv(F.struct(*[F.col(c) for c in columns]), {"quote": '"', "escape": '"'})
-    return F.coalesce(F.col(CORRUPT), encoded)
+    return F.coalesce(F.col(CORRUPT), csv_text([F.col(c) for c in columns]))
+
+
+def csv_text(fields: Sequence[Column]) -> Column:
+    """Fields encoded as one CSV record with RFC 4180 quoting (a quote doubled), as the sources use."""
+    return F.to_csv(F.struct(*fields), {"quote": '"', "escape": '"'})
 
 
 def swallowed_line(value: Column) -> Column:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,14 @@ def configure(spark: SparkSession) -> None:
 
 def _reason_counts(classified: DataFrame) -> dict[str | None, int]:
     return {row["reason"]: row["count"] for row in classified.groupBy("reason").count().collect()}
+
+
+def _count_all(classified: Mapping[str, DataFrame]) -> dict[str, dict[str | None, int]]:
+    """Count the sources concurrently: each file is read by one task (multi-line CSV does not split), so
+    sequential jobs would leave all but one core idle while the three sources are read."""
+    with ThreadPoolExecutor(max_workers=len(classified)) as pool:
+        futures = {name: pool.submit(_reason_counts, df) for name, df in classified.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def _utc_now() -> str:
@@ -97,7 +106,10 @@ class Build:
             mf.LOG_REVIEWS: log_rows,
             mf.JOIN: joined,
         }
-        sources = {name: mf.source_counts(name, _reason_counts(df)) for name, df in classified.items()}
+        # The join reads the cached reviews and logs, so it is counted after them.
+        counts = _count_all({name: df for name, df in classified.items() if name != mf.JOIN})
+        counts[mf.JOIN] = _reason_counts(joined)
+        sources = {name: mf.source_counts(name, counts[name]) for name in classified}
         log.info("sources classified", build_id=args.build_id, sources=sources)
 
         obt = obt_table.build(joined.where(F.col("reason").isNull()), customers)

@@ -120,10 +120,12 @@ def classify(df: DataFrame) -> DataFrame:
     state = canonical_state(fields["location"])
     # An unknown location is kept as written (and counted in data quality).
     place = F.coalesce(state, fields["location"])
+    reason = F.when(is_bad, F.lit("bad_log")).otherwise(F.col("reason"))
     return parsed.select(
         "review_id",
-        "raw",
-        F.when(is_bad, F.lit("bad_log")).otherwise(F.col("reason")).alias("reason"),
+        "log",
+        F.when(reason.isNotNull(), vendor.raw_record(COLUMNS, IDS)).alias("raw"),
+        reason.alias("reason"),
         F.when(is_bad, bad_detail).otherwise(F.col("detail")).alias("detail"),
         date.alias("log_date"),
         fields["device"].alias("device"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from obt_job.csv_input import csv_text
+
 KEY = ("customer_id", "log_date", "device", "location", "os", "browser")
 # The contract's 14 columns, in order, with their types.
 OBT_SCHEMA = (
@@ -31,8 +33,8 @@ def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
 
     Each side's orphans get a ``review_log_join`` reason so that nothing is silently dropped.
     """
-    r = reviews.select("review_id", "customer_id", "positive_review", F.col("raw").alias("_review_raw"))
-    lg = logs.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS, F.col("raw").alias("_log_raw"))
+    r = reviews.select("review_id", "customer_id", "positive_review", "review_str")
+    lg = logs.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS, "log")
     joined = r.join(lg, r["review_id"] == lg["_log_id"], "full_outer")
     no_log = F.col("_log_id").isNull()
     no_review = F.col("review_id").isNull()
@@ -42,7 +44,10 @@ def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
         "positive_review",
         *LOG_FIELDS,
         F.when(no_log, F.lit("review_without_log")).when(no_review, F.lit("log_without_review")).alias("reason"),
-        F.when(no_log, F.col("_review_raw")).otherwise(F.col("_log_raw")).alias("raw"),
+        # An orphan's record re-encoded from its kept fields (text trimmed), as in the vendor file.
+        F.when(no_log, csv_text([F.col("customer_id"), F.col("review_str"), F.col("review_id")]))
+        .when(no_review, csv_text([F.col("_log_id"), F.col("log")]))
+        .alias("raw"),
         F.when(no_log, F.concat(F.lit("no log for review id "), F.col("review_id").cast("string")))
         .when(no_review, F.concat(F.lit("no review for log id "), F.col("_log_id").cast("string")))
         .alias("detail"),

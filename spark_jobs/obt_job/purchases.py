@@ -105,13 +105,13 @@ def classify(df: DataFrame) -> DataFrame:
         "*",
         rule_reason.alias("rule_reason"),
         rule_detail.alias("rule_detail"),
-        raw_text(COLUMNS).alias("raw"),
     )
     # Exact-row dedupe over all eight columns among clean rows: the survivor is irrelevant (rows are identical).
     key = [F.col(c) for c in COLUMNS]
     window = Window.partitionBy(F.col("rule_reason").isNull(), *key).orderBy(*key)
     ranked = staged.withColumn("_rank", F.row_number().over(window))
     is_dup = F.col("rule_reason").isNull() & (F.col("_rank") > 1)
+    reason = F.when(is_dup, F.lit("duplicate")).otherwise(F.col("rule_reason"))
     return ranked.select(
         F.col("invoice_number"),
         F.col("stock_code"),
@@ -119,8 +119,9 @@ def classify(df: DataFrame) -> DataFrame:
         F.col("invoice_ts").alias("invoice_date"),
         F.col("unit_price_dec").alias("unit_price"),
         F.col("customer").alias("customer_id"),
-        F.when(is_dup, F.lit("duplicate")).otherwise(F.col("rule_reason")).alias("reason"),
-        F.col("raw"),
+        reason.alias("reason"),
+        # Only rejected rows carry their text: re-encoding every clean row would cost more than the rules.
+        F.when(reason.isNotNull(), raw_text(COLUMNS)).alias("raw"),
         F.when(is_dup, F.lit("repeats another clean row in all eight columns"))
         .when(F.col("rule_reason").isNotNull(), F.col("rule_detail"))
         .alias("detail"),

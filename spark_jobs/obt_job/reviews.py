@@ -22,4 +22,12 @@ def positive_review(text: Column) -> Column:
 
 def classify(df: DataFrame) -> DataFrame:
     classified = vendor.classify(df, COLUMNS, IDS, key="review_id")
-    return classified.withColumn("positive_review", positive_review(F.col("review_str")))
+    return classified.select(
+        "review_id",
+        "customer_id",
+        "review_str",
+        "reason",
+        "detail",
+        F.when(F.col("reason").isNotNull(), vendor.raw_record(COLUMNS, IDS)).alias("raw"),
+        positive_review(F.col("review_str")).alias("positive_review"),
+    )

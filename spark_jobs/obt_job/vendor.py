@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from obt_job.csv_input import CORRUPT, clean_text, raw_text, swallowed_line
+from obt_job.csv_input import CORRUPT, clean_text, csv_text, swallowed_line
 
 _ID_RE = r"^[0-9]{1,18}$"
 
@@ -20,7 +20,8 @@ _ID_RE = r"^[0-9]{1,18}$"
 def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str], key: str) -> DataFrame:
     """``df`` holds the string ``columns`` and ``_corrupt``; ``id_columns`` maps raw id column -> typed name.
 
-    Returns the typed ids, the trimmed text columns, ``reason`` (NULL = kept), ``raw`` and ``detail``.
+    Returns the typed ids, the trimmed text columns, ``reason`` (NULL = kept), ``detail``, and what
+    ``raw_record`` needs (the callers decide the final reason, then build ``raw`` for rejected rows only).
     ``key`` (a typed id name) is the review id used for ``conflicting_review_id``.
     """
     texts = [c for c in columns if c not in id_columns]
@@ -33,7 +34,6 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
         *[clean_text(F.col(c)).alias(c) for c in texts],
         *[F.col(raw).alias(f"_raw_{raw}") for raw in id_columns],
         F.greatest(F.lit(False), *[swallowed_line(F.col(c)) for c in texts]).alias("_swallowed"),
-        raw_text(columns).alias("raw"),
         F.col(CORRUPT),
     )
     malformed: Column = F.when(F.col(CORRUPT).isNotNull(), F.lit(f"expected {len(columns)} fields and balanced quotes"))
@@ -57,7 +57,8 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
     return staged.select(
         *[F.col(name) for name in id_columns.values()],
         *[F.col(c) for c in texts],
-        F.col("raw"),
+        *[F.col(f"_raw_{raw}") for raw in id_columns],
+        F.col(CORRUPT),
         F.when(F.col("_malformed").isNotNull(), F.lit("malformed"))
         .when(is_dup, F.lit("duplicate"))
         .when(is_conflict, F.lit("conflicting_review_id"))
@@ -76,3 +77,9 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
         )
         .alias("detail"),
     )
+
+
+def raw_record(columns: Sequence[str], id_columns: Mapping[str, str]) -> Column:
+    """A row of ``classify``'s output as text: as read when the reader flagged it, else its fields re-encoded."""
+    fields = [F.col(f"_raw_{c}") if c in id_columns else F.col(c) for c in columns]
+    return F.coalesce(F.col(CORRUPT), csv_text(fields))

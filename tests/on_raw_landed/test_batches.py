@@ -19,7 +19,7 @@ SETTINGS = Settings(
     region="europe-west1",
     raw_bucket="raw",
     curated_bucket="cur",
-    dataproc_runtime_version="2.3",
+    dataproc_runtime_version="3.0",
     dataproc_service_account="spark@proj.iam.gserviceaccount.com",
     dataproc_subnetwork="projects/proj/regions/europe-west1/subnetworks/dataproc",
     spark_properties={"spark.driver.memory": "8g", "spark.executor.memory": "8g", "spark.executor.cores": "4"},
@@ -47,7 +47,7 @@ def test_request_carries_every_setting_and_the_build_id():
     assert list(batch.pyspark_batch.python_file_uris) == ["gs://artifacts/jobs/obt_job_deps.zip"]
     topic = "projects/proj/topics/obt-build-complete"
     assert list(batch.pyspark_batch.args) == plan.job_args("raw", "cur", topic, 0.25)
-    assert batch.runtime_config.version == "2.3"
+    assert batch.runtime_config.version == "3.0"
     assert dict(batch.runtime_config.properties) == SETTINGS.spark_properties
     execution = batch.environment_config.execution_config
     assert execution.service_account == SETTINGS.dataproc_service_account

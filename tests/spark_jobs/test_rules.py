@@ -194,7 +194,7 @@ def test_bad_logs(spark):
 def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
     review_rows = spark.createDataFrame(
         [(1, 100, 1, "r1"), (2, 100, 0, "r2"), (3, 200, 1, "r3"), (4, 300, 1, "r4")],
-        "review_id bigint, customer_id bigint, positive_review int, raw string",
+        "review_id bigint, customer_id bigint, positive_review int, review_str string",
     )
     day = dt.date(2021, 4, 25)
     log_rows = spark.createDataFrame(
@@ -205,12 +205,12 @@ def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
             (5, day, "Tablet", "Oregon", "Linux", "Firefox", "West", "Spring", "l5"),
         ],
         "review_id bigint, log_date date, device string, location string, os string, browser string, "
-        "region string, season string, raw string",
+        "region string, season string, log string",
     )
     joined = obt.join_reviews_logs(review_rows, log_rows)
-    assert sorted((r["review_id"], r["reason"]) for r in joined.where("reason IS NOT NULL").collect()) == [
-        (4, "review_without_log"),
-        (5, "log_without_review"),
+    assert sorted((r["review_id"], r["reason"], r["raw"]) for r in joined.where("reason IS NOT NULL").collect()) == [
+        (4, "review_without_log", "300,r4,4"),
+        (5, "log_without_review", "5,l5"),
     ]
     purchase_rows = [_purchase(invoice=f"5{i}", qty="2", price="1.500", cust="100") for i in range(3)]
     customers = purchases.customer_aggregate(
