@@ -13,7 +13,6 @@ an equivalent job. The ratio is spark / duckdb. Not run by the tests (minutes of
 from __future__ import annotations
 
 import argparse
-import csv
 import gzip
 import json
 import lzma
@@ -29,16 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "spark_jobs"), str(ROOT)]
 
-PG_HEADER = [
-    "invoice_number",
-    "stock_code",
-    "detail",
-    "quantity",
-    "invoice_date",
-    "unit_price",
-    "customer_id",
-    "country",
-]
+from obt import seed  # noqa: E402
+
 TOPIC = "projects/obt-bench/topics/obt-build-complete"
 
 DUCKDB_OBT = r"""
@@ -119,29 +110,11 @@ class _Stub(BaseHTTPRequestHandler):
         pass
 
 
-def _pg_date(text: str) -> str:
-    day, clock = text.split(" ")
-    month, dom, year = day.split("/")
-    hour, minute = clock.split(":")
-    return f"{year}-{int(month):02d}-{int(dom):02d} {int(hour):02d}:{minute}:00"
-
-
 def convert_purchases(source: Path, target: Path) -> int:
-    """UCI shape -> PostgreSQL COPY CSV export shape (what extract_postgres lands)."""
-    opener = gzip.open if source.suffix == ".gz" else open
-    rows = 0
-    with (
-        opener(source, "rt", encoding="utf-8", newline="") as src,
-        target.open("w", encoding="utf-8", newline="") as dst,
-    ):
-        reader = csv.reader(src)
-        next(reader)
-        writer = csv.writer(dst, lineterminator="\n")
-        writer.writerow(PG_HEADER)
-        for inv, stock, detail, qty, when, price, cust, country in reader:
-            writer.writerow([inv, stock, detail, qty, _pg_date(when), price, cust, country])
-            rows += 1
-    return rows
+    """UCI shape -> the PostgreSQL COPY CSV export that extract_postgres lands (the seed's own conversion)."""
+    with seed.open_text(source) as src, target.open("wb") as dst:
+        dst.write((",".join(name for name, _ in seed.COLUMNS) + "\n").encode())
+        return seed.spool_converted(src, dst)
 
 
 def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:

@@ -41,8 +41,18 @@ def test_reference_figures(result: demo.DemoResult) -> None:
     assert Decimal(manifest["metrics"]["amount_spent_total"]) == Decimal("8833773.964")
     assert manifest["metrics"]["reviews"] == 100_000
     assert manifest["metrics"]["positive_reviews"] == 37_597
-    assert result.obt_rows == 99_965
+    assert manifest["obt"]["rows"] == result.obt_rows == 99_965
     assert result.outcome.ledger["rows_inserted"] == 99_965
+    assert manifest["status"] == "succeeded"
+    assert manifest["sources"]["movie_review"] == {
+        "read": 100_000,
+        "kept": 100_000,
+        "quarantined": {"malformed": 0, "duplicate": 0, "conflicting_review_id": 0},
+    }
+    assert manifest["sources"]["review_log_join"]["kept"] == 100_000
+    for counts in manifest["sources"].values():
+        assert counts["read"] == counts["kept"] + sum(counts["quarantined"].values())
+    assert manifest["metrics"]["unknown_locations"] == {}
 
 
 def test_obt_table_and_insights_agree(result: demo.DemoResult) -> None:
@@ -54,6 +64,11 @@ def test_obt_table_and_insights_agree(result: demo.DemoResult) -> None:
     )
     assert (totals["obt_rows"], totals["reviews"], totals["positive"]) == (99_965, 100_000, 37_597)
     assert totals["customers"] == 909  # 889 with purchases + 20 without
+    duplicate_keys = warehouse.query(
+        "SELECT COUNT(*) AS n FROM (SELECT customer_id, log_date, device, location, os, browser "
+        "FROM movie_analytics.obt GROUP BY 1, 2, 3, 4, 5, 6 HAVING COUNT(*) > 1)"
+    )
+    assert duplicate_keys == [{"n": 0}]
     found = insights.collect(warehouse, settings)
     assert found.key_figures.reviews == 100_000
     assert found.key_figures.obt_rows == 99_965

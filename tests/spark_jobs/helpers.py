@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import gzip
 import io
 import json
@@ -13,42 +12,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-PG_HEADER = [
-    "invoice_number",
-    "stock_code",
-    "detail",
-    "quantity",
-    "invoice_date",
-    "unit_price",
-    "customer_id",
-    "country",
-]
 TOPIC = "projects/obt-test/topics/obt-build-complete"
-
-
-def uci_date_to_pg(text: str) -> str:
-    """``12/1/2010 8:26`` -> ``2010-12-01 08:26:00``."""
-    day, clock = text.split(" ")
-    month, dom, year = day.split("/")
-    hour, minute = clock.split(":")
-    return f"{year}-{int(month):02d}-{int(dom):02d} {int(hour):02d}:{minute}:00"
-
-
-def convert_uci_purchases(source: Path, target: Path) -> int:
-    """Write the UCI file as a PostgreSQL ``COPY … CSV HEADER`` export (csv.gz); returns the row count."""
-    rows = 0
-    with (
-        gzip.open(source, "rt", encoding="utf-8", newline="") as src,
-        gzip.open(target, "wt", encoding="utf-8", newline="") as dst,
-    ):
-        reader = csv.reader(src)
-        next(reader)
-        writer = csv.writer(dst, lineterminator="\n")
-        writer.writerow(PG_HEADER)
-        for invoice, stock, detail, qty, when, price, customer, country in reader:
-            writer.writerow([invoice, stock, detail, qty, uci_date_to_pg(when), price, customer, country])
-            rows += 1
-    return rows
 
 
 def write_snapshot_manifest(path: Path, parts: Sequence[Path], total_rows: int) -> None:
