@@ -11,35 +11,31 @@ real-data demo under 2 minutes on 2 cores, under 10 s of it outside Spark.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from obt import clients, demo
+from obt import demo
 
 TARGET_TOTAL_SECONDS = 120.0
 TARGET_OUTSIDE_SPARK_SECONDS = 10.0
 
 
 def measure(label: str, files: demo.InputFiles, state_dir: Path) -> None:
-    saved = dict(os.environ)
     session = demo.DemoSession(state_dir)
-    try:
-        started = time.monotonic()
-        session.start()
-        session.seed_postgres(files.purchases)
-        session.extract(date(2026, 11, 23))
-        for source, path in files.vendor().items():
-            session.upload_vendor(source, path, date(2026, 11, 23))
-        outcome = session.wait_for_load(session.expected_build().build_id)
-        whole = time.monotonic() - started
-    finally:
-        session.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        clients.reset()
+    with demo.restored_environment():
+        try:
+            started = time.monotonic()
+            session.start()
+            session.seed_postgres(files.purchases)
+            session.extract(date(2026, 11, 23))
+            for source, path in files.vendor().items():
+                session.upload_vendor(source, path, date(2026, 11, 23))
+            outcome = session.wait_for_load(session.expected_build().build_id)
+            whole = time.monotonic() - started
+        finally:
+            session.stop()
     print(
         f"{label:>14}  last upload → OBT loaded {outcome.latency_seconds:7.1f} s "
         f"(target {TARGET_TOTAL_SECONDS:.0f} s)   outside Spark {outcome.outside_spark_seconds:6.1f} s "

@@ -95,6 +95,18 @@ def vendor_object(source: str, path: Path, ingest_date: date, cache_dir: Path) -
     return f"{prefix}{source}{suffix}", path
 
 
+@contextmanager
+def restored_environment() -> Iterator[None]:
+    """Undo what :meth:`DemoSession.start` does to this process's environment (tests, benchmarks)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        clients.reset()
+
+
 @dataclass
 class Stage:
     name: str
@@ -254,7 +266,7 @@ class DemoSession:
                 ledger = self._ledger(build_id)
                 if ledger is not None:
                     loading.finished = time.monotonic()
-                    loading.detail = _ledger_detail(ledger)
+                    loading.detail = ledger_detail(ledger)
                     self._changed()
                     assert spark.started is not None and spark.finished is not None
                     return LoadOutcome(
@@ -304,7 +316,7 @@ class DemoSession:
         return rows[0] if rows else None
 
 
-def _ledger_detail(ledger: dict[str, Any]) -> str:
+def ledger_detail(ledger: dict[str, Any]) -> str:
     if ledger["outcome"] != "loaded":
         return f"{ledger['outcome']}: {ledger.get('reason') or ''}"
     return f"+{ledger['rows_inserted'] or 0:,} ~{ledger['rows_updated'] or 0:,} -{ledger['rows_deleted'] or 0:,} rows"

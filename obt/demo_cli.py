@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -66,7 +65,7 @@ def summary(result: demo.DemoResult) -> Group:
     figures = Table(show_header=False, show_edge=False)
     figures.add_row("build", f"{outcome.build_id} ({manifest['status']})")
     figures.add_row("OBT rows", f"{result.obt_rows:,} in movie_analytics.obt")
-    figures.add_row("load", demo._ledger_detail(outcome.ledger))
+    figures.add_row("load", demo.ledger_detail(outcome.ledger))
     figures.add_row(
         "latency",
         f"{outcome.latency_seconds:.1f} s from last upload to OBT loaded "
@@ -109,5 +108,4 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"local cloud stopped; warehouse kept at {options.state_dir / 'warehouse.duckdb'}")
     else:
         console.print(f"local cloud still running: `obt local status --state-dir {options.state_dir}`")
-    sys.stdout.flush()
     return 0

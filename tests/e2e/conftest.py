@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from obt import clients, demo
+from obt import demo
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -16,13 +15,10 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[demo.DemoSession]:
-    saved = dict(os.environ)
     chain = demo.DemoSession(tmp_path_factory.mktemp("e2e-state"), die_with_parent=True)
-    try:
-        chain.start()
-        yield chain
-    finally:
-        chain.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        clients.reset()
+    with demo.restored_environment():
+        try:
+            chain.start()
+            yield chain
+        finally:
+            chain.stop()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from obt import clients, demo, insights
+from obt import demo, insights
 from obt.config import Settings
 from obt.warehouse import open_warehouse
 from tests.e2e.conftest import SHARED_DATA
@@ -23,13 +22,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> demo.DemoResult:
     options = demo.DemoOptions(
         state_dir=tmp_path_factory.mktemp("real-state"), data_dir=SHARED_DATA, ingest_date=date(2026, 11, 23)
     )
-    saved = dict(os.environ)
-    try:
+    with demo.restored_environment():
         return demo.run(options)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        clients.reset()
 
 
 def test_reference_figures(result: demo.DemoResult) -> None:
