@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pyspark import StorageLevel
@@ -47,11 +48,11 @@ def _reason_counts(classified: DataFrame) -> dict[str | None, int]:
     return {row["reason"]: row["count"] for row in classified.groupBy("reason").count().collect()}
 
 
-def _count_all(classified: Mapping[str, DataFrame]) -> dict[str, dict[str | None, int]]:
-    """Count the sources concurrently: each file is read by one task (multi-line CSV does not split), so
-    sequential jobs would leave all but one core idle while the three sources are read."""
-    with ThreadPoolExecutor(max_workers=len(classified)) as pool:
-        futures = {name: pool.submit(_reason_counts, df) for name, df in classified.items()}
+def _concurrently(tasks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run independent Spark actions side by side: each multi-line CSV file is read by one task, so one
+    source at a time would leave cores idle, and the driver plans one source while another runs."""
+    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -77,8 +78,12 @@ class Build:
         self._persisted.append(df.persist(StorageLevel.MEMORY_AND_DISK))
         return self._persisted[-1]
 
-    def _read(self, uris: Sequence[str], columns: Sequence[str]) -> DataFrame:
-        return read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns)
+    def _classify(
+        self, classify: Callable[[DataFrame], DataFrame], uris: Sequence[str], columns: Sequence[str]
+    ) -> tuple[DataFrame, dict[str | None, int]]:
+        """A source's classified rows (kept for the later steps) and their counts per reason."""
+        rows = self._keep(classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns)))
+        return rows, _reason_counts(rows)
 
     def _write_quarantine(self, source: str, classified: DataFrame) -> None:
         rejected = classified.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
@@ -93,29 +98,25 @@ class Build:
         log.info("build started", build_id=args.build_id, mirror=self.paths.mirror_dir, inputs=len(args.purchases))
         snapshot = json.loads(fs.read_text(self.spark, self.paths.spark_uri(args.purchases_manifest)))
 
-        purchase_rows = self._keep(purchases.classify(self._read(args.purchases, purchases.COLUMNS)))
-        review_rows = self._keep(reviews.classify(self._read(args.movie_reviews, reviews.COLUMNS)))
-        log_rows = self._keep(logs.classify(self._read(args.log_reviews, logs.COLUMNS)))
-        kept_reviews = review_rows.where(F.col("reason").isNull())
-        kept_logs = log_rows.where(F.col("reason").isNull())
-        joined = self._keep(obt_table.join_reviews_logs(kept_reviews, kept_logs))
-        customers = self._keep(purchases.customer_aggregate(purchase_rows.where(F.col("reason").isNull())))
-        classified = {
-            mf.PURCHASES: purchase_rows,
-            mf.MOVIE_REVIEW: review_rows,
-            mf.LOG_REVIEWS: log_rows,
-            mf.JOIN: joined,
+        readers = {
+            mf.PURCHASES: (purchases.classify, args.purchases, purchases.COLUMNS),
+            mf.MOVIE_REVIEW: (reviews.classify, args.movie_reviews, reviews.COLUMNS),
+            mf.LOG_REVIEWS: (logs.classify, args.log_reviews, logs.COLUMNS),
         }
-        # The join reads the cached reviews and logs, so it is counted after them.
-        counts = _count_all({name: df for name, df in classified.items() if name != mf.JOIN})
-        counts[mf.JOIN] = _reason_counts(joined)
-        sources = {name: mf.source_counts(name, counts[name]) for name in classified}
+        classified = _concurrently({name: partial(self._classify, *reader) for name, reader in readers.items()})
+        counts = {name: result[1] for name, result in classified.items()}
+        rows = {name: result[0] for name, result in classified.items()}
+        kept_reviews = rows[mf.MOVIE_REVIEW].where(F.col("reason").isNull())
+        kept_logs = rows[mf.LOG_REVIEWS].where(F.col("reason").isNull())
+        rows[mf.JOIN] = self._keep(obt_table.join_reviews_logs(kept_reviews, kept_logs))
+        counts[mf.JOIN] = _reason_counts(rows[mf.JOIN])
+        customers = self._keep(purchases.customer_aggregate(rows[mf.PURCHASES].where(F.col("reason").isNull())))
+        sources = {name: mf.source_counts(name, counts[name]) for name in rows}
         log.info("sources classified", build_id=args.build_id, sources=sources)
 
-        obt = obt_table.build(joined.where(F.col("reason").isNull()), customers)
+        obt = obt_table.build(rows[mf.JOIN].where(F.col("reason").isNull()), customers)
         obt.write.mode("overwrite").parquet(self.paths.spark_uri(self.obt_prefix))
-        for name, df in classified.items():
-            self._write_quarantine(name, df)
+        _concurrently({name: partial(self._write_quarantine, name, df) for name, df in rows.items()})
         obt_files = self._names(self.obt_prefix)
         obt_rows = self.spark.read.parquet(self.paths.spark_uri(self.obt_prefix)).count()
 

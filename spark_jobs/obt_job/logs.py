@@ -66,11 +66,11 @@ def region(state: Column) -> Column:
 
 def season(day: Column) -> Column:
     """Spring 03-20..06-20, Summer 06-21..09-22, Fall 09-23..12-20, else Winter (month-day of ``day``)."""
-    md = F.date_format(day, "MM-dd")
+    md = F.month(day) * 100 + F.dayofmonth(day)  # 03-20 -> 320: integer comparisons, no date formatting
     return (
-        F.when(md.between("03-20", "06-20"), F.lit("Spring"))
-        .when(md.between("06-21", "09-22"), F.lit("Summer"))
-        .when(md.between("09-23", "12-20"), F.lit("Fall"))
+        F.when(md.between(320, 620), F.lit("Spring"))
+        .when(md.between(621, 922), F.lit("Summer"))
+        .when(md.between(923, 1220), F.lit("Fall"))
         .otherwise(F.lit("Winter"))
     )
 

@@ -31,27 +31,44 @@ LOG_FIELDS = ("log_date", "device", "location", "os", "browser", "region", "seas
 def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
     """Full outer join of kept reviews and kept logs on review id (both unique after the vendor rules).
 
-    Each side's orphans get a ``review_log_join`` reason so that nothing is silently dropped.
+    Each side's orphans get a ``review_log_join`` reason so that nothing is silently dropped. The join
+    itself moves only narrow columns; the texts an orphan's record needs are fetched for the orphans'
+    ids alone (a broadcast), so the review texts never travel through a shuffle.
     """
-    r = reviews.select("review_id", "customer_id", "positive_review", "review_str")
-    lg = logs.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS, "log")
+    r = reviews.select("review_id", "customer_id", "positive_review")
+    lg = logs.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS)
     joined = r.join(lg, r["review_id"] == lg["_log_id"], "full_outer")
     no_log = F.col("_log_id").isNull()
     no_review = F.col("review_id").isNull()
-    return joined.select(
-        F.coalesce(F.col("review_id"), F.col("_log_id")).alias("review_id"),
+    matched = joined.where(~no_log & ~no_review).select(
+        "review_id",
         "customer_id",
         "positive_review",
         *LOG_FIELDS,
-        F.when(no_log, F.lit("review_without_log")).when(no_review, F.lit("log_without_review")).alias("reason"),
-        # An orphan's record re-encoded from its kept fields (text trimmed), as in the vendor file.
-        F.when(no_log, csv_text([F.col("customer_id"), F.col("review_str"), F.col("review_id")]))
-        .when(no_review, csv_text([F.col("_log_id"), F.col("log")]))
-        .alias("raw"),
-        F.when(no_log, F.concat(F.lit("no log for review id "), F.col("review_id").cast("string")))
-        .when(no_review, F.concat(F.lit("no review for log id "), F.col("_log_id").cast("string")))
-        .alias("detail"),
+        *[F.lit(None).cast("string").alias(c) for c in ("reason", "raw", "detail")],
     )
+    review_ids = F.broadcast(joined.where(no_log).select("review_id"))
+    without_log = reviews.join(review_ids, "review_id", "left_semi").select(
+        "review_id",
+        "customer_id",
+        "positive_review",
+        *[F.lit(None).alias(c) for c in LOG_FIELDS],
+        F.lit("review_without_log").alias("reason"),
+        # An orphan's record re-encoded from its kept fields (text trimmed), as in the vendor file.
+        csv_text([F.col("customer_id"), F.col("review_str"), F.col("review_id")]).alias("raw"),
+        F.concat(F.lit("no log for review id "), F.col("review_id").cast("string")).alias("detail"),
+    )
+    log_ids = F.broadcast(joined.where(no_review).select(F.col("_log_id").alias("review_id")))
+    without_review = logs.join(log_ids, "review_id", "left_semi").select(
+        "review_id",
+        F.lit(None).cast("bigint").alias("customer_id"),
+        F.lit(None).cast("int").alias("positive_review"),
+        *LOG_FIELDS,
+        F.lit("log_without_review").alias("reason"),
+        csv_text([F.col("review_id"), F.col("log")]).alias("raw"),
+        F.concat(F.lit("no review for log id "), F.col("review_id").cast("string")).alias("detail"),
+    )
+    return matched.unionByName(without_log).unionByName(without_review)
 
 
 def build(matched: DataFrame, customers: DataFrame) -> DataFrame:

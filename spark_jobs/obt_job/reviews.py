@@ -11,13 +11,21 @@ COLUMNS = ("cid", "review_str", "id_review")
 IDS = {"cid": "customer_id", "id_review": "review_id"}
 
 
+# A ``good`` token: the letters with no [a-z0-9] on either side (the literal comes first, so the regex
+# engine scans for it instead of trying every position).
+_GOOD = "good(?![a-z0-9])(?<![a-z0-9]good)"
+
+
 def positive_review(text: Column) -> Column:
     """1 when the tokens contain ``good``: lower-case, HTML tags become a space, split on runs outside [a-z0-9].
 
+    Replacing a tag by a space can hide a ``good`` (one inside a tag) but never make one (a ``good`` glued to
+    a tag's letter is inside that tag), so the replacement only runs on texts that hold the token before it.
     Stop-word removal is not applied: ``good`` is not a stop word, so it cannot change the result.
     """
-    tokens = F.split(F.regexp_replace(F.lower(text), "<[^>]*>", " "), "[^a-z0-9]+")
-    return F.coalesce(F.array_contains(tokens, "good"), F.lit(False)).cast("int")
+    lowered = F.lower(text)
+    without_tags = F.regexp_replace(lowered, "<[^>]*>", " ")
+    return F.when(lowered.rlike(_GOOD), without_tags.rlike(_GOOD).cast("int")).otherwise(F.lit(0))
 
 
 def classify(df: DataFrame) -> DataFrame:

@@ -29,8 +29,11 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
         F.when(clean_text(F.col(raw)).rlike(_ID_RE), clean_text(F.col(raw)).cast("bigint")).alias(name)
         for raw, name in id_columns.items()
     ]
-    staged = df.select(
-        *typed,
+    # Each file is read by one task, so only the ids are typed there; the rows are then spread by review id
+    # (repeats and conflicts share one, so this is the only shuffle) and the rest runs in parallel.
+    spread = df.select(*columns, CORRUPT, *typed).repartition(F.col(key))
+    staged = spread.select(
+        *id_columns.values(),
         *[clean_text(F.col(c)).alias(c) for c in texts],
         *[F.col(raw).alias(f"_raw_{raw}") for raw in id_columns],
         F.greatest(F.lit(False), *[swallowed_line(F.col(c)) for c in texts]).alias("_swallowed"),
@@ -46,12 +49,13 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
     staged = staged.withColumn("_malformed", malformed)
 
     values = [F.col(name) for name in id_columns.values()] + [F.col(c) for c in texts]
-    dup_window = Window.partitionBy(F.col("_malformed").isNull(), *values).orderBy(*values)
+    well_formed = F.col("_malformed").isNull()
+    dup_window = Window.partitionBy(F.col(key), well_formed, *values).orderBy(F.col(key))
     staged = staged.withColumn("_rank", F.row_number().over(dup_window))
-    is_dup = F.col("_malformed").isNull() & (F.col("_rank") > 1)
-    survivor = F.col("_malformed").isNull() & ~is_dup
+    is_dup = well_formed & (F.col("_rank") > 1)
+    survivor = well_formed & ~is_dup
     # Distinct well-formed rows per review id: more than one means the vendor contradicts itself.
-    conflict_window = Window.partitionBy(survivor, F.col(key))
+    conflict_window = Window.partitionBy(F.col(key))
     staged = staged.withColumn("_versions", F.sum(F.when(survivor, 1).otherwise(0)).over(conflict_window))
     is_conflict = survivor & (F.col("_versions") > 1)
     return staged.select(

@@ -40,6 +40,11 @@ def _xml(date="04-25-2021", device="Mobile", location="Kansas", os="Apple iOS") 
         ("goodgood", 0),
         ("good123", 0),
         ("g ood", 0),
+        ("<a href=good>link</a>", 0),  # inside a tag
+        ("1 < good > 0", 0),  # "< good >" reads as a tag
+        ("good > 0", 1),
+        ("a < good", 1),  # no closing bracket: not a tag
+        ("<p>Good</p>", 1),
         ("", 0),
         (None, 0),
     ],
@@ -111,6 +116,8 @@ def test_purchase_reasons_in_rule_order(spark):
         _purchase(price="-0.010"),
         _purchase(price="1.2345"),  # more decimals than numeric(10,3): malformed, never rounded
         _purchase(when="12/1/2010 8:26"),
+        _purchase(when="2011-02-30 10:00:00"),  # the right layout, not a real date
+        _purchase(when="2011-02-28 24:00:00"),
         _purchase(cust="17850.0"),
         (*_purchase()[:-1], "536365,85123A,HEART,6"),  # reader flagged it
     ]
@@ -124,6 +131,8 @@ def test_purchase_reasons_in_rule_order(spark):
             "non_product_code",
             "cancelled_or_adjustment",
             "cancelled_or_adjustment",
+            "malformed",
+            "malformed",
             "malformed",
             "malformed",
             "malformed",
@@ -254,3 +263,15 @@ def test_plain_log_fast_path_reads_what_from_xml_reads(spark):
             regex_value = row["regex"]["log"][name].strip() or None
             xml_value = row["xml"]["log"][name]
             assert regex_value == (xml_value.strip() or None if xml_value is not None else None), name
+
+
+def _shuffles(df) -> int:
+    return df._jdf.queryExecution().executedPlan().toString().count("Exchange ")
+
+
+def test_each_source_is_shuffled_once(spark):
+    """Repeats, conflicts and exact duplicates are found with a single shuffle of the rows (the review
+    texts are the bulk of the data; a second partitioning would move them twice)."""
+    assert _shuffles(reviews.classify(spark.createDataFrame([("1", "a", "1", None)], R_SCHEMA))) == 1
+    assert _shuffles(logs.classify(spark.createDataFrame([("1", _xml(), None)], L_SCHEMA))) == 1
+    assert _shuffles(purchases.classify(spark.createDataFrame([_purchase()], P_SCHEMA))) == 1
