@@ -39,9 +39,17 @@ def ddl_columns(name: str) -> tuple[tuple[str, str], ...]:
     )
 
 
+# Set by the MERGE, not by a build (sql/staging.sql leaves them out too).
+LOAD_COLUMNS = ("build_id", "loaded_at")
+
+
+def data_schema() -> tuple[tuple[str, str], ...]:
+    """``(column, BigQuery type)`` of the 14 OBT columns a build produces (the Parquet contract), in table order."""
+    return tuple(column for column in ddl_columns("obt") if column[0] not in LOAD_COLUMNS)
+
+
 def data_columns() -> tuple[str, ...]:
-    """The 14 OBT columns a build produces (the Parquet contract), in table order."""
-    return tuple(name for name, _ in ddl_columns("staging"))
+    return tuple(name for name, _ in data_schema())
 
 
 _BUILD_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")

@@ -27,7 +27,15 @@ from obt.config import Settings
 from obt.errors import TransientError
 from obt.log import get_logger
 from obt.retryable import is_transient
-from obt.warehouse.base import LoadState, MergeCounts, StageResult, ddl_columns, render, staging_table_name
+from obt.warehouse.base import (
+    LoadState,
+    MergeCounts,
+    StageResult,
+    data_schema,
+    ddl_columns,
+    render,
+    staging_table_name,
+)
 
 log = get_logger(__name__)
 
@@ -205,7 +213,7 @@ class BigQueryWarehouse:
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
-            schema=[bigquery.SchemaField(name, kind) for name, kind in ddl_columns("staging")],
+            schema=[bigquery.SchemaField(name, kind) for name, kind in data_schema()],
             decimal_target_types=["NUMERIC", "BIGNUMERIC"],
         )
 

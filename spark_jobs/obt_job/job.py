@@ -104,8 +104,8 @@ class Build:
             mf.LOG_REVIEWS: (logs.classify, args.log_reviews, logs.COLUMNS),
         }
         classified = _concurrently({name: partial(self._classify, *reader) for name, reader in readers.items()})
-        counts = {name: result[1] for name, result in classified.items()}
-        rows = {name: result[0] for name, result in classified.items()}
+        rows = {name: df for name, (df, _) in classified.items()}
+        counts = {name: by_reason for name, (_, by_reason) in classified.items()}
         kept_reviews = rows[mf.MOVIE_REVIEW].where(F.col("reason").isNull())
         kept_logs = rows[mf.LOG_REVIEWS].where(F.col("reason").isNull())
         rows[mf.JOIN] = self._keep(obt_table.join_reviews_logs(kept_reviews, kept_logs))

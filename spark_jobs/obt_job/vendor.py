@@ -50,7 +50,8 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
 
     values = [F.col(name) for name in id_columns.values()] + [F.col(c) for c in texts]
     well_formed = F.col("_malformed").isNull()
-    dup_window = Window.partitionBy(F.col(key), well_formed, *values).orderBy(F.col(key))
+    # ``values`` holds the review id, so this window reuses the partitioning by it.
+    dup_window = Window.partitionBy(well_formed, *values).orderBy(F.col(key))
     staged = staged.withColumn("_rank", F.row_number().over(dup_window))
     is_dup = well_formed & (F.col("_rank") > 1)
     survivor = well_formed & ~is_dup
