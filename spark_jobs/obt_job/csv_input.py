@@ -47,7 +47,8 @@ def read_records(spark: SparkSession, uris: Sequence[str], columns: Sequence[str
 
 def clean_text(column: Column) -> Column:
     """Trimmed text with a stray byte-order mark removed; empty becomes NULL."""
-    text = F.trim(F.regexp_replace(column, "^" + BOM, ""))
+    # A prefix test, not a regex: an anchored pattern is still tried at every position of a long review.
+    text = F.trim(F.when(column.startswith(BOM), column.substr(F.lit(2), F.length(column))).otherwise(column))
     return F.when(text == "", None).otherwise(text)
 
 

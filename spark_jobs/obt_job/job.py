@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from obt_job import fs, logs, mirror, publish, purchases, reviews
@@ -44,8 +44,24 @@ def configure(spark: SparkSession) -> None:
     spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
 
 
-def _reason_counts(classified: DataFrame) -> dict[str | None, int]:
-    return {row["reason"]: row["count"] for row in classified.groupBy("reason").count().collect()}
+def _tally(
+    classified: DataFrame, by: Sequence[Column] = (), sums: Mapping[str, Column] | None = None
+) -> list[dict[str, Any]]:
+    """Rows per reason (``count``), split further ``by`` and with ``sums``: a source's counts and its part of
+    the manifest's metrics come from one query, the one that also fills its cache."""
+    aggregates = [F.count("*").alias("count")] + [c.alias(name) for name, c in (sums or {}).items()]
+    return [row.asDict() for row in classified.groupBy(F.col("reason"), *by).agg(*aggregates).collect()]
+
+
+def _tally_specs() -> dict[str, tuple[list[Column], dict[str, Column]]]:
+    """What each source's count query adds for ``manifest.metrics`` (which reads its kept rows only)."""
+    unknown = F.when(F.col("reason").isNull() & F.col("unknown_location"), F.col("location"))
+    return {
+        mf.PURCHASES: ([], {"customers": F.countDistinct("customer_id"), "amount": F.sum(purchases.amount())}),
+        mf.MOVIE_REVIEW: ([], {"positive": F.sum("positive_review")}),
+        mf.LOG_REVIEWS: ([unknown.alias("unknown_location")], {}),
+        mf.JOIN: ([], {}),
+    }
 
 
 def _concurrently(tasks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -79,11 +95,11 @@ class Build:
         return self._persisted[-1]
 
     def _classify(
-        self, classify: Callable[[DataFrame], DataFrame], uris: Sequence[str], columns: Sequence[str]
-    ) -> tuple[DataFrame, dict[str | None, int]]:
-        """A source's classified rows (kept for the later steps) and their counts per reason."""
+        self, source: str, classify: Callable[[DataFrame], DataFrame], uris: Sequence[str], columns: Sequence[str]
+    ) -> tuple[DataFrame, list[dict[str, Any]]]:
+        """A source's classified rows (kept for the later steps) and their tally."""
         rows = self._keep(classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns)))
-        return rows, _reason_counts(rows)
+        return rows, _tally(rows, *_tally_specs()[source])
 
     def _write_quarantine(self, source: str, classified: DataFrame) -> None:
         rejected = classified.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
@@ -103,24 +119,25 @@ class Build:
             mf.MOVIE_REVIEW: (reviews.classify, args.movie_reviews, reviews.COLUMNS),
             mf.LOG_REVIEWS: (logs.classify, args.log_reviews, logs.COLUMNS),
         }
-        classified = _concurrently({name: partial(self._classify, *reader) for name, reader in readers.items()})
+        classified = _concurrently({name: partial(self._classify, name, *reader) for name, reader in readers.items()})
         rows = {name: df for name, (df, _) in classified.items()}
-        counts = {name: by_reason for name, (_, by_reason) in classified.items()}
-        kept_reviews = rows[mf.MOVIE_REVIEW].where(F.col("reason").isNull())
-        kept_logs = rows[mf.LOG_REVIEWS].where(F.col("reason").isNull())
-        rows[mf.JOIN] = self._keep(obt_table.join_reviews_logs(kept_reviews, kept_logs))
-        counts[mf.JOIN] = _reason_counts(rows[mf.JOIN])
-        customers = self._keep(purchases.customer_aggregate(rows[mf.PURCHASES].where(F.col("reason").isNull())))
-        sources = {name: mf.source_counts(name, counts[name]) for name in rows}
+        tallies = {name: tally for name, (_, tally) in classified.items()}
+        kept = {name: df.where(F.col("reason").isNull()) for name, df in rows.items()}
+        rows[mf.JOIN] = self._keep(obt_table.join_reviews_logs(kept[mf.MOVIE_REVIEW], kept[mf.LOG_REVIEWS]))
+        tallies[mf.JOIN] = _tally(rows[mf.JOIN])
+        sources = {name: mf.source_counts(name, mf.by_reason(tally)) for name, tally in tallies.items()}
         log.info("sources classified", build_id=args.build_id, sources=sources)
 
+        customers = purchases.customer_aggregate(kept[mf.PURCHASES])
+        written = Observation()
         obt = obt_table.build(rows[mf.JOIN].where(F.col("reason").isNull()), customers)
-        obt.write.mode("overwrite").parquet(self.paths.spark_uri(self.obt_prefix))
+        obt.observe(written, F.count(F.lit(1)).alias("rows")).write.mode("overwrite").parquet(
+            self.paths.spark_uri(self.obt_prefix)
+        )
+        obt_rows = int(written.get["rows"])
         _concurrently({name: partial(self._write_quarantine, name, df) for name, df in rows.items()})
         obt_files = self._names(self.obt_prefix)
-        obt_rows = self.spark.read.parquet(self.paths.spark_uri(self.obt_prefix)).count()
 
-        metrics = self._metrics(customers, kept_reviews, kept_logs)
         problems = mf.snapshot_problems(snapshot, sources[mf.PURCHASES]["read"])
         problems += mf.quality_problems(sources, args.max_quarantine_share)
         manifest = mf.build(
@@ -129,7 +146,7 @@ class Build:
             obt_prefix=self.obt_prefix,
             obt_files=obt_files,
             obt_rows=obt_rows,
-            metrics=metrics,
+            metrics=mf.metrics(tallies),
             problems=problems,
             created_at=_utc_now(),
         )
@@ -149,18 +166,6 @@ class Build:
         for df in self._persisted:
             df.unpersist()
         return manifest
-
-    def _metrics(self, customers: DataFrame, kept_reviews: DataFrame, kept_logs: DataFrame) -> dict[str, Any]:
-        totals = customers.agg(F.count("*").alias("n"), F.sum("amount_spent").alias("total")).first()
-        positives = kept_reviews.agg(F.count("*").alias("n"), F.sum("positive_review").alias("pos")).first()
-        unknown = kept_logs.where("unknown_location").groupBy("location").count().collect()
-        return {
-            "customers_with_purchases": int(totals["n"]),
-            "amount_spent_total": mf.decimal_text(totals["total"]),
-            "reviews": int(positives["n"]),
-            "positive_reviews": int(positives["pos"] or 0),
-            "unknown_locations": {str(row["location"]): int(row["count"]) for row in unknown},
-        }
 
     def _upload_outputs(self, obt_files: list[str]) -> None:
         mirror.upload(self.paths, [self.obt_prefix + name for name in obt_files], "obt parquet")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,35 @@ def source_counts(source: str, by_reason: Mapping[str | None, int]) -> dict[str,
             quarantined[reason] = int(count)
     kept = int(by_reason.get(None, 0))
     return {"read": kept + sum(quarantined.values()), "kept": kept, "quarantined": quarantined}
+
+
+def by_reason(tally: Sequence[Mapping[str, Any]]) -> dict[str | None, int]:
+    """A source's tally (rows of ``reason``, ``count`` and other columns) summed per reason."""
+    counts: dict[str | None, int] = {}
+    for row in tally:
+        counts[row["reason"]] = counts.get(row["reason"], 0) + int(row["count"])
+    return counts
+
+
+def metrics(tallies: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    """The business figures, from the kept rows (``reason`` NULL) of the sources' tallies.
+
+    The purchases' tally carries ``customers`` (distinct) and ``amount`` (exact sum); the reviews' carries
+    ``positive``; the logs' is split by ``unknown_location`` (the location as written, else NULL).
+    """
+
+    def kept(source: str) -> list[Mapping[str, Any]]:
+        return [row for row in tallies[source] if row["reason"] is None]
+
+    buyers, reviews = kept(PURCHASES), kept(MOVIE_REVIEW)
+    unknown = [row for row in kept(LOG_REVIEWS) if row["unknown_location"] is not None]
+    return {
+        "customers_with_purchases": sum(int(row["customers"]) for row in buyers),
+        "amount_spent_total": decimal_text(sum((row["amount"] or Decimal(0) for row in buyers), Decimal(0))),
+        "reviews": sum(int(row["count"]) for row in reviews),
+        "positive_reviews": sum(int(row["positive"] or 0) for row in reviews),
+        "unknown_locations": {str(row["unknown_location"]): int(row["count"]) for row in unknown},
+    }
 
 
 def quality_problems(sources: Mapping[str, Mapping[str, Any]], max_share: float) -> list[str]:

@@ -123,11 +123,15 @@ def classify(df: DataFrame) -> DataFrame:
     )
 
 
+def amount() -> Column:
+    """A classified line's amount, exact: quantity * unit_price as decimals."""
+    return F.col("quantity").cast("decimal(10,0)") * F.col("unit_price")
+
+
 def customer_aggregate(clean: DataFrame) -> DataFrame:
     """Per customer, from clean lines only (before any join, so nothing fans out)."""
-    amount = F.col("quantity").cast("decimal(10,0)") * F.col("unit_price")
     return clean.groupBy("customer_id").agg(
-        F.sum(amount).cast(AMOUNT_TYPE).alias("amount_spent"),
+        F.sum(amount()).cast(AMOUNT_TYPE).alias("amount_spent"),
         F.countDistinct("invoice_number").cast("bigint").alias("count_invoices"),
         F.to_date(F.min("invoice_date")).alias("first_invoice_date"),
         F.to_date(F.max("invoice_date")).alias("last_invoice_date"),

@@ -80,6 +80,42 @@ def test_quality_threshold_per_source():
     assert len(mf.quality_problems(sources, 0.0)) == 2
 
 
+def test_tallies_sum_per_reason_and_metrics_read_only_kept_rows():
+    logs = [
+        {"reason": None, "unknown_location": None, "count": 7},
+        {"reason": None, "unknown_location": "Atlantis", "count": 2},
+        {"reason": "bad_log", "unknown_location": None, "count": 3},
+    ]
+    tallies = {
+        mf.PURCHASES: [
+            {"reason": None, "count": 9, "customers": 4, "amount": Decimal("12.500")},
+            {"reason": "duplicate", "count": 1, "customers": 1, "amount": Decimal("99")},
+        ],
+        mf.MOVIE_REVIEW: [
+            {"reason": None, "count": 6, "positive": 2},
+            {"reason": "malformed", "count": 5, "positive": 5},
+        ],
+        mf.LOG_REVIEWS: logs,
+    }
+    assert mf.by_reason(logs) == {None: 9, "bad_log": 3}
+    assert mf.metrics(tallies) == {
+        "customers_with_purchases": 4,
+        "amount_spent_total": "12.5",
+        "reviews": 6,
+        "positive_reviews": 2,
+        "unknown_locations": {"Atlantis": 2},
+    }
+    # A source without kept rows has no row for them: its figures are zeros, not an error.
+    empty = {mf.PURCHASES: tallies[mf.PURCHASES][1:], mf.MOVIE_REVIEW: [], mf.LOG_REVIEWS: logs[2:]}
+    assert mf.metrics(empty) == {
+        "customers_with_purchases": 0,
+        "amount_spent_total": "0",
+        "reviews": 0,
+        "positive_reviews": 0,
+        "unknown_locations": {},
+    }
+
+
 def test_snapshot_row_count_must_match():
     assert mf.snapshot_problems({"total_rows": 5}, 5) == []
     assert mf.snapshot_problems({"total_rows": 5}, 4) == [
