@@ -53,15 +53,22 @@ def _tally(
     return [row.asDict() for row in classified.groupBy(F.col("reason"), *by).agg(*aggregates).collect()]
 
 
-def _tally_specs() -> dict[str, tuple[list[Column], dict[str, Column]]]:
+# A tally's extra grouping columns and named sums.
+TallySpec = tuple[list[Column], dict[str, Column]]
+
+
+def _tally_specs() -> dict[str, TallySpec]:
     """What each source's count query adds for ``manifest.metrics`` (which reads its kept rows only)."""
     unknown = F.when(F.col("reason").isNull() & F.col("unknown_location"), F.col("location"))
     return {
         mf.PURCHASES: ([], {"customers": F.countDistinct("customer_id"), "amount": F.sum(purchases.amount())}),
         mf.MOVIE_REVIEW: ([], {"positive": F.sum("positive_review")}),
         mf.LOG_REVIEWS: ([unknown.alias("unknown_location")], {}),
-        mf.JOIN: ([], {}),
     }
+
+
+def _kept(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("reason").isNull())
 
 
 def _concurrently(tasks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -95,11 +102,11 @@ class Build:
         return self._persisted[-1]
 
     def _classify(
-        self, source: str, classify: Callable[[DataFrame], DataFrame], uris: Sequence[str], columns: Sequence[str]
+        self, classify: Callable[[DataFrame], DataFrame], uris: Sequence[str], columns: Sequence[str], spec: TallySpec
     ) -> tuple[DataFrame, list[dict[str, Any]]]:
         """A source's classified rows (kept for the later steps) and their tally."""
         rows = self._keep(classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns)))
-        return rows, _tally(rows, *_tally_specs()[source])
+        return rows, _tally(rows, *spec)
 
     def _write_quarantine(self, source: str, classified: DataFrame) -> None:
         rejected = classified.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
@@ -119,18 +126,21 @@ class Build:
             mf.MOVIE_REVIEW: (reviews.classify, args.movie_reviews, reviews.COLUMNS),
             mf.LOG_REVIEWS: (logs.classify, args.log_reviews, logs.COLUMNS),
         }
-        classified = _concurrently({name: partial(self._classify, name, *reader) for name, reader in readers.items()})
+        specs = _tally_specs()
+        classified = _concurrently(
+            {name: partial(self._classify, *reader, specs[name]) for name, reader in readers.items()}
+        )
         rows = {name: df for name, (df, _) in classified.items()}
         tallies = {name: tally for name, (_, tally) in classified.items()}
-        kept = {name: df.where(F.col("reason").isNull()) for name, df in rows.items()}
-        rows[mf.JOIN] = self._keep(obt_table.join_reviews_logs(kept[mf.MOVIE_REVIEW], kept[mf.LOG_REVIEWS]))
+        joined = obt_table.join_reviews_logs(_kept(rows[mf.MOVIE_REVIEW]), _kept(rows[mf.LOG_REVIEWS]))
+        rows[mf.JOIN] = self._keep(joined)
         tallies[mf.JOIN] = _tally(rows[mf.JOIN])
         sources = {name: mf.source_counts(name, mf.by_reason(tally)) for name, tally in tallies.items()}
         log.info("sources classified", build_id=args.build_id, sources=sources)
 
-        customers = purchases.customer_aggregate(kept[mf.PURCHASES])
+        customers = purchases.customer_aggregate(_kept(rows[mf.PURCHASES]))
         written = Observation()
-        obt = obt_table.build(rows[mf.JOIN].where(F.col("reason").isNull()), customers)
+        obt = obt_table.build(_kept(rows[mf.JOIN]), customers)
         obt.observe(written, F.count(F.lit(1)).alias("rows")).write.mode("overwrite").parquet(
             self.paths.spark_uri(self.obt_prefix)
         )
