@@ -67,6 +67,12 @@ def _tally_specs() -> dict[str, TallySpec]:
     }
 
 
+# Left out of the build's cache: only an orphan's quarantine record needs them, and ``obt.orphan_records``
+# reads those from the uncached source when there is an orphan. Caching review texts cost more than the
+# rules that read them.
+UNCACHED_TEXT = {mf.MOVIE_REVIEW: ("review_str",), mf.LOG_REVIEWS: ("log",)}
+
+
 def _kept(classified: DataFrame) -> DataFrame:
     return classified.where(F.col("reason").isNull())
 
@@ -102,14 +108,20 @@ class Build:
         return self._persisted[-1]
 
     def _classify(
-        self, classify: Callable[[DataFrame], DataFrame], uris: Sequence[str], columns: Sequence[str], spec: TallySpec
-    ) -> tuple[DataFrame, list[dict[str, Any]]]:
-        """A source's classified rows (kept for the later steps) and their tally."""
-        rows = self._keep(classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns)))
-        return rows, _tally(rows, *spec)
+        self,
+        name: str,
+        classify: Callable[[DataFrame], DataFrame],
+        uris: Sequence[str],
+        columns: Sequence[str],
+        spec: TallySpec,
+    ) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
+        """A source's classified rows, the same kept for the later steps without their text, and the tally."""
+        classified = classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns))
+        rows = self._keep(classified.drop(*UNCACHED_TEXT.get(name, ())))
+        return classified, rows, _tally(rows, *spec)
 
-    def _write_quarantine(self, source: str, classified: DataFrame) -> None:
-        rejected = classified.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+    def _write_quarantine(self, source: str, rejected: DataFrame) -> None:
+        rejected = rejected.select(*QUARANTINE_COLUMNS)
         rejected.coalesce(1).write.mode("overwrite").parquet(self.paths.spark_uri(self.quarantine_prefix[source]))
 
     def _names(self, prefix: str) -> list[str]:
@@ -127,11 +139,12 @@ class Build:
             mf.LOG_REVIEWS: (logs.classify, args.log_reviews, logs.COLUMNS),
         }
         specs = _tally_specs()
-        classified = _concurrently(
-            {name: partial(self._classify, *reader, specs[name]) for name, reader in readers.items()}
+        results = _concurrently(
+            {name: partial(self._classify, name, *reader, specs[name]) for name, reader in readers.items()}
         )
-        rows = {name: df for name, (df, _) in classified.items()}
-        tallies = {name: tally for name, (_, tally) in classified.items()}
+        classified = {name: df for name, (df, _, _) in results.items()}  # with their texts, not cached
+        rows = {name: df for name, (_, df, _) in results.items()}  # cached, without UNCACHED_TEXT
+        tallies = {name: tally for name, (_, _, tally) in results.items()}
         joined = obt_table.join_reviews_logs(_kept(rows[mf.MOVIE_REVIEW]), _kept(rows[mf.LOG_REVIEWS]))
         rows[mf.JOIN] = self._keep(joined)
         tallies[mf.JOIN] = _tally(rows[mf.JOIN])
@@ -145,7 +158,13 @@ class Build:
             self.paths.spark_uri(self.obt_prefix)
         )
         obt_rows = int(written.get["rows"])
-        _concurrently({name: partial(self._write_quarantine, name, df) for name, df in rows.items()})
+        rejected = {name: df.where(F.col("reason").isNotNull()) for name, df in rows.items()}
+        if sources[mf.JOIN]["kept"] < sources[mf.JOIN]["read"]:
+            # Only then: the orphans' texts come from the uncached vendor sources, which are read again.
+            rejected[mf.JOIN] = obt_table.orphan_records(
+                rejected[mf.JOIN], _kept(classified[mf.MOVIE_REVIEW]), _kept(classified[mf.LOG_REVIEWS])
+            )
+        _concurrently({name: partial(self._write_quarantine, name, df) for name, df in rejected.items()})
         obt_files = self._names(self.obt_prefix)
 
         problems = mf.snapshot_problems(snapshot, sources[mf.PURCHASES]["read"])

@@ -31,44 +31,42 @@ LOG_FIELDS = ("log_date", "device", "location", "os", "browser", "region", "seas
 def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
     """Full outer join of kept reviews and kept logs on review id (both unique after the vendor rules).
 
-    Each side's orphans get a ``review_log_join`` reason so that nothing is silently dropped. The join
-    itself moves only narrow columns; the texts an orphan's record needs are fetched for the orphans'
-    ids alone (a broadcast), so the review texts never travel through a shuffle.
+    Each side's orphans get a ``review_log_join`` reason and ``detail`` so that nothing is silently dropped.
+    The join moves narrow columns only, no text, so ``raw`` is NULL here: ``orphan_records`` fills it.
     """
     r = reviews.select("review_id", "customer_id", "positive_review")
     lg = logs.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS)
     joined = r.join(lg, r["review_id"] == lg["_log_id"], "full_outer")
     no_log = F.col("_log_id").isNull()
     no_review = F.col("review_id").isNull()
-    matched = joined.where(~no_log & ~no_review).select(
-        "review_id",
+    review_id = F.coalesce(F.col("review_id"), F.col("_log_id"))
+    return joined.select(
+        review_id.alias("review_id"),
         "customer_id",
         "positive_review",
         *LOG_FIELDS,
-        *[F.lit(None).cast("string").alias(c) for c in ("reason", "raw", "detail")],
+        F.when(no_log, F.lit("review_without_log")).when(no_review, F.lit("log_without_review")).alias("reason"),
+        F.lit(None).cast("string").alias("raw"),
+        F.when(no_log, F.concat(F.lit("no log for review id "), review_id.cast("string")))
+        .when(no_review, F.concat(F.lit("no review for log id "), review_id.cast("string")))
+        .alias("detail"),
     )
-    review_ids = F.broadcast(joined.where(no_log).select("review_id"))
-    without_log = reviews.join(review_ids, "review_id", "left_semi").select(
-        "review_id",
-        "customer_id",
-        "positive_review",
-        *[F.lit(None).alias(c) for c in LOG_FIELDS],
-        F.lit("review_without_log").alias("reason"),
-        # An orphan's record re-encoded from its kept fields (text trimmed), as in the vendor file.
-        csv_text([F.col("customer_id"), F.col("review_str"), F.col("review_id")]).alias("raw"),
-        F.concat(F.lit("no log for review id "), F.col("review_id").cast("string")).alias("detail"),
+
+
+def orphan_records(orphans: DataFrame, review_texts: DataFrame, log_texts: DataFrame) -> DataFrame:
+    """The join's rejected rows with ``raw``: each orphan's record re-encoded from its kept fields (text
+    trimmed), as in the vendor file. ``review_texts`` and ``log_texts`` are the kept vendor rows with
+    ``review_str`` and ``log``; the build only calls this when there are orphans, since the texts it passes
+    are its uncached sources, read again here.
+    """
+    review_raw = review_texts.select(
+        "review_id", csv_text([F.col("customer_id"), F.col("review_str"), F.col("review_id")]).alias("raw")
     )
-    log_ids = F.broadcast(joined.where(no_review).select(F.col("_log_id").alias("review_id")))
-    without_review = logs.join(log_ids, "review_id", "left_semi").select(
-        "review_id",
-        F.lit(None).cast("bigint").alias("customer_id"),
-        F.lit(None).cast("int").alias("positive_review"),
-        *LOG_FIELDS,
-        F.lit("log_without_review").alias("reason"),
-        csv_text([F.col("review_id"), F.col("log")]).alias("raw"),
-        F.concat(F.lit("no review for log id "), F.col("review_id").cast("string")).alias("detail"),
-    )
-    return matched.unionByName(without_log).unionByName(without_review)
+    log_raw = log_texts.select("review_id", csv_text([F.col("review_id"), F.col("log")]).alias("raw"))
+    orphans = orphans.drop("raw")
+    without_log = orphans.where(F.col("reason") == "review_without_log").join(review_raw, "review_id")
+    without_review = orphans.where(F.col("reason") == "log_without_review").join(log_raw, "review_id")
+    return without_log.unionByName(without_review)
 
 
 def build(matched: DataFrame, customers: DataFrame) -> DataFrame:

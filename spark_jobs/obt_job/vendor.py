@@ -48,10 +48,11 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
         )
     staged = staged.withColumn("_malformed", malformed)
 
-    values = [F.col(name) for name in id_columns.values()] + [F.col(c) for c in texts]
+    others = [F.col(name) for name in id_columns.values() if name != key] + [F.col(c) for c in texts]
     well_formed = F.col("_malformed").isNull()
-    # ``values`` holds the review id, so this window reuses the partitioning by it.
-    dup_window = Window.partitionBy(well_formed, *values).orderBy(F.col(key))
+    # The review id first: this window then reuses the partitioning by it, and its sort order (review id
+    # leading) is also what the conflict window below needs, so the rows are sorted once.
+    dup_window = Window.partitionBy(F.col(key), well_formed, *others).orderBy(F.col(key))
     staged = staged.withColumn("_rank", F.row_number().over(dup_window))
     is_dup = well_formed & (F.col("_rank") > 1)
     survivor = well_formed & ~is_dup
