@@ -64,8 +64,9 @@ def orphan_records(orphans: DataFrame, review_texts: DataFrame, log_texts: DataF
     )
     log_raw = log_texts.select("review_id", csv_text([F.col("review_id"), F.col("log")]).alias("raw"))
     orphans = orphans.drop("raw")
-    without_log = orphans.where(F.col("reason") == "review_without_log").join(review_raw, "review_id")
-    without_review = orphans.where(F.col("reason") == "log_without_review").join(log_raw, "review_id")
+    # LEFT joins: an orphan stays in quarantine even if the source, read again, no longer holds its text.
+    without_log = orphans.where(F.col("reason") == "review_without_log").join(review_raw, "review_id", "left")
+    without_review = orphans.where(F.col("reason") == "log_without_review").join(log_raw, "review_id", "left")
     return without_log.unionByName(without_review)
 
 

@@ -223,6 +223,12 @@ def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
         (4, "review_without_log", "300,r4,4"),
         (5, "log_without_review", "5,l5"),
     ]
+    # A source read again that no longer holds an orphan's text loses no orphan: its record is just unknown.
+    gone = obt.orphan_records(joined.where("reason IS NOT NULL"), review_rows.where("review_id <> 4"), log_rows)
+    assert sorted((r["review_id"], r["raw"], r["detail"]) for r in gone.collect()) == [
+        (4, None, "no log for review id 4"),
+        (5, "5,l5", "no review for log id 5"),
+    ]
     purchase_rows = [_purchase(invoice=f"5{i}", qty="2", price="1.500", cust="100") for i in range(3)]
     customers = purchases.customer_aggregate(
         purchases.classify(spark.createDataFrame(purchase_rows, P_SCHEMA)).where("reason IS NULL")
