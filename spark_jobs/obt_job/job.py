@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -73,6 +73,14 @@ def _tally_specs() -> dict[str, TallySpec]:
 UNCACHED_TEXT = {mf.MOVIE_REVIEW: ("review_str",), mf.LOG_REVIEWS: ("log",)}
 
 
+class Classified(NamedTuple):
+    """One source after its rules: every row with its texts (not cached), the cached rows, their tally."""
+
+    source: DataFrame
+    rows: DataFrame
+    tally: list[dict[str, Any]]
+
+
 def _kept(classified: DataFrame) -> DataFrame:
     return classified.where(F.col("reason").isNull())
 
@@ -114,11 +122,10 @@ class Build:
         uris: Sequence[str],
         columns: Sequence[str],
         spec: TallySpec,
-    ) -> tuple[DataFrame, DataFrame, list[dict[str, Any]]]:
-        """A source's classified rows, the same kept for the later steps without their text, and the tally."""
-        classified = classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns))
-        rows = self._keep(classified.drop(*UNCACHED_TEXT.get(name, ())))
-        return classified, rows, _tally(rows, *spec)
+    ) -> Classified:
+        source = classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns))
+        rows = self._keep(source.drop(*UNCACHED_TEXT.get(name, ())))
+        return Classified(source, rows, _tally(rows, *spec))
 
     def _write_quarantine(self, source: str, rejected: DataFrame) -> None:
         rejected = rejected.select(*QUARANTINE_COLUMNS)
@@ -142,9 +149,8 @@ class Build:
         results = _concurrently(
             {name: partial(self._classify, name, *reader, specs[name]) for name, reader in readers.items()}
         )
-        classified = {name: df for name, (df, _, _) in results.items()}  # with their texts, not cached
-        rows = {name: df for name, (_, df, _) in results.items()}  # cached, without UNCACHED_TEXT
-        tallies = {name: tally for name, (_, _, tally) in results.items()}
+        rows = {name: result.rows for name, result in results.items()}
+        tallies = {name: result.tally for name, result in results.items()}
         joined = obt_table.join_reviews_logs(_kept(rows[mf.MOVIE_REVIEW]), _kept(rows[mf.LOG_REVIEWS]))
         rows[mf.JOIN] = self._keep(joined)
         tallies[mf.JOIN] = _tally(rows[mf.JOIN])
@@ -162,7 +168,7 @@ class Build:
         if sources[mf.JOIN]["kept"] < sources[mf.JOIN]["read"]:
             # Only then: the orphans' texts come from the uncached vendor sources, which are read again.
             rejected[mf.JOIN] = obt_table.orphan_records(
-                rejected[mf.JOIN], _kept(classified[mf.MOVIE_REVIEW]), _kept(classified[mf.LOG_REVIEWS])
+                rejected[mf.JOIN], _kept(results[mf.MOVIE_REVIEW].source), _kept(results[mf.LOG_REVIEWS].source)
             )
         _concurrently({name: partial(self._write_quarantine, name, df) for name, df in rejected.items()})
         obt_files = self._names(self.obt_prefix)

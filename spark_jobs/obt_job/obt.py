@@ -26,6 +26,7 @@ OBT_SCHEMA = (
     ("last_invoice_date", "date"),
 )
 LOG_FIELDS = ("log_date", "device", "location", "os", "browser", "region", "season")
+WITHOUT_LOG, WITHOUT_REVIEW = "review_without_log", "log_without_review"  # the join's quarantine reasons
 
 
 def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
@@ -45,7 +46,7 @@ def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
         "customer_id",
         "positive_review",
         *LOG_FIELDS,
-        F.when(no_log, F.lit("review_without_log")).when(no_review, F.lit("log_without_review")).alias("reason"),
+        F.when(no_log, F.lit(WITHOUT_LOG)).when(no_review, F.lit(WITHOUT_REVIEW)).alias("reason"),
         F.lit(None).cast("string").alias("raw"),
         F.when(no_log, F.concat(F.lit("no log for review id "), review_id.cast("string")))
         .when(no_review, F.concat(F.lit("no review for log id "), review_id.cast("string")))
@@ -65,8 +66,8 @@ def orphan_records(orphans: DataFrame, review_texts: DataFrame, log_texts: DataF
     log_raw = log_texts.select("review_id", csv_text([F.col("review_id"), F.col("log")]).alias("raw"))
     orphans = orphans.drop("raw")
     # LEFT joins: an orphan stays in quarantine even if the source, read again, no longer holds its text.
-    without_log = orphans.where(F.col("reason") == "review_without_log").join(review_raw, "review_id", "left")
-    without_review = orphans.where(F.col("reason") == "log_without_review").join(log_raw, "review_id", "left")
+    without_log = orphans.where(F.col("reason") == WITHOUT_LOG).join(review_raw, "review_id", "left")
+    without_review = orphans.where(F.col("reason") == WITHOUT_REVIEW).join(log_raw, "review_id", "left")
     return without_log.unionByName(without_review)
 
 
