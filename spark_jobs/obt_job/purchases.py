@@ -7,7 +7,7 @@ Reasons, first failing wins: ``malformed`` (not a record of the table's types), 
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from obt_job.csv_input import CORRUPT, raw_text
@@ -100,12 +100,16 @@ def classify(df: DataFrame) -> DataFrame:
         .otherwise(F.lit("negative quantity or price, or invoice_number not starting with a digit"))
     )
     # Exact-row dedupe among clean rows: identical records (all eight columns and the reader's verdict) get
-    # the same rule outcome, so ranking them by their text alone is enough. The window is the only shuffle,
-    # and it comes first: the file is read by one task, the rules then run in parallel after it.
+    # the same rule outcome, so each distinct record is classified once and then stands for its ``_copies``.
+    # Spreading the rows by the whole record is the only shuffle, and it comes first: the file is read by one
+    # task, the rules then run in parallel after it. A hash aggregate finds the copies (a window would sort
+    # the records' text); the repartition keeps its partial aggregation out of that one read task.
     record = [F.col(c) for c in (*COLUMNS, CORRUPT)]
-    ranked = parse(df.withColumn("_rank", F.row_number().over(Window.partitionBy(*record).orderBy(*record))))
-    ranked = ranked.select("*", rule_reason.alias("rule_reason"), rule_detail.alias("rule_detail"))
-    is_dup = F.col("rule_reason").isNull() & (F.col("_rank") > 1)
+    distinct = df.repartition(*record).groupBy(*record).agg(F.count(F.lit(1)).alias("_copies"))
+    ranked = parse(distinct).select("*", rule_reason.alias("rule_reason"), rule_detail.alias("rule_detail"))
+    # One row per copy again; the first copy of a clean record is the one kept.
+    ranked = ranked.select("*", F.explode(F.sequence(F.lit(1), F.col("_copies"))).alias("_copy"))
+    is_dup = F.col("rule_reason").isNull() & (F.col("_copy") > 1)
     reason = F.when(is_dup, F.lit("duplicate")).otherwise(F.col("rule_reason"))
     return ranked.select(
         F.col("invoice_number"),
