@@ -18,7 +18,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from obt_job import fs, logs, mirror, publish, purchases, reviews
+from obt_job import fs, logs, mirror, publish, purchases, reviews, vendor
 from obt_job import manifest as mf
 from obt_job import obt as obt_table
 from obt_job.args import JobArgs, parse_args
@@ -70,7 +70,10 @@ def _tally_specs() -> dict[str, TallySpec]:
 # Left out of the build's cache: only an orphan's quarantine record needs them, and ``obt.orphan_records``
 # reads those from the uncached source when there is an orphan. Caching review texts cost more than the
 # rules that read them.
-UNCACHED_TEXT = {mf.MOVIE_REVIEW: ("review_str",), mf.LOG_REVIEWS: ("log",)}
+UNCACHED_TEXT = {
+    mf.MOVIE_REVIEW: vendor.text_columns(reviews.COLUMNS, reviews.IDS),
+    mf.LOG_REVIEWS: vendor.text_columns(logs.COLUMNS, logs.IDS),
+}
 
 
 class Classified(NamedTuple):

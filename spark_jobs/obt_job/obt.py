@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from obt_job.csv_input import csv_text
+from obt_job import logs, reviews, vendor
 
 KEY = ("customer_id", "log_date", "device", "location", "os", "browser")
 # The contract's 14 columns, in order, with their types.
@@ -29,14 +29,14 @@ LOG_FIELDS = ("log_date", "device", "location", "os", "browser", "region", "seas
 WITHOUT_LOG, WITHOUT_REVIEW = "review_without_log", "log_without_review"  # the join's quarantine reasons
 
 
-def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
+def join_reviews_logs(review_rows: DataFrame, log_rows: DataFrame) -> DataFrame:
     """Full outer join of kept reviews and kept logs on review id (both unique after the vendor rules).
 
     Each side's orphans get a ``review_log_join`` reason and ``detail`` so that nothing is silently dropped.
     The join moves narrow columns only, no text, so ``raw`` is NULL here: ``orphan_records`` fills it.
     """
-    r = reviews.select("review_id", "customer_id", "positive_review")
-    lg = logs.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS)
+    r = review_rows.select("review_id", "customer_id", "positive_review")
+    lg = log_rows.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS)
     joined = r.join(lg, r["review_id"] == lg["_log_id"], "full_outer")
     no_log = F.col("_log_id").isNull()
     no_review = F.col("review_id").isNull()
@@ -57,13 +57,11 @@ def join_reviews_logs(reviews: DataFrame, logs: DataFrame) -> DataFrame:
 def orphan_records(orphans: DataFrame, review_texts: DataFrame, log_texts: DataFrame) -> DataFrame:
     """The join's rejected rows with ``raw``: each orphan's record re-encoded from its kept fields (text
     trimmed), as in the vendor file. ``review_texts`` and ``log_texts`` are the kept vendor rows with
-    ``review_str`` and ``log``; the build only calls this when there are orphans, since the texts it passes
+    their texts; the build only calls this when there are orphans, since the texts it passes
     are its uncached sources, read again here.
     """
-    review_raw = review_texts.select(
-        "review_id", csv_text([F.col("customer_id"), F.col("review_str"), F.col("review_id")]).alias("raw")
-    )
-    log_raw = log_texts.select("review_id", csv_text([F.col("review_id"), F.col("log")]).alias("raw"))
+    review_raw = review_texts.select("review_id", vendor.kept_record(reviews.COLUMNS, reviews.IDS).alias("raw"))
+    log_raw = log_texts.select("review_id", vendor.kept_record(logs.COLUMNS, logs.IDS).alias("raw"))
     orphans = orphans.drop("raw")
     # LEFT joins: an orphan stays in quarantine even if the source, read again, no longer holds its text.
     without_log = orphans.where(F.col("reason") == WITHOUT_LOG).join(review_raw, "review_id", "left")

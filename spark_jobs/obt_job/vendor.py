@@ -24,7 +24,7 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
     ``raw_record`` needs (the callers decide the final reason, then build ``raw`` for rejected rows only).
     ``key`` (a typed id name) is the review id used for ``conflicting_review_id``.
     """
-    texts = [c for c in columns if c not in id_columns]
+    texts = text_columns(columns, id_columns)
     typed = [
         F.when(clean_text(F.col(raw)).rlike(_ID_RE), clean_text(F.col(raw)).cast("bigint")).alias(name)
         for raw, name in id_columns.items()
@@ -83,6 +83,16 @@ def classify(df: DataFrame, columns: Sequence[str], id_columns: Mapping[str, str
         )
         .alias("detail"),
     )
+
+
+def text_columns(columns: Sequence[str], id_columns: Mapping[str, str]) -> list[str]:
+    """A vendor file's columns that are not ids: the bulk of its bytes."""
+    return [c for c in columns if c not in id_columns]
+
+
+def kept_record(columns: Sequence[str], id_columns: Mapping[str, str]) -> Column:
+    """A kept row as a record of its file: typed ids and trimmed texts, in the file's column order."""
+    return csv_text([F.col(id_columns.get(c, c)) for c in columns])
 
 
 def raw_record(columns: Sequence[str], id_columns: Mapping[str, str]) -> Column:
