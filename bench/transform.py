@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "spark_jobs"), str(ROOT)]
 
-from obt import seed  # noqa: E402
+from obt import generate, seed  # noqa: E402
 
 TOPIC = "projects/obt-bench/topics/obt-build-complete"
 RESULT = "bench-result: "
@@ -130,7 +130,10 @@ def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:
         "reviews": folder / "movie_review.csv",
         "logs": folder / "log_reviews.csv",
     }
-    if all(p.exists() for p in files.values()):
+    # What the inputs were made from: generated inputs are made again when the generator changes.
+    made_from = "real" if scale == "real" else f"generate {scale} seed 0, generator {generate.fingerprint()}"
+    stamp = folder / "_MADE_FROM"
+    if all(p.exists() for p in files.values()) and stamp.exists() and stamp.read_text() == made_from:
         return files
     folder.mkdir(parents=True, exist_ok=True)
     if scale == "real":
@@ -140,15 +143,14 @@ def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:
         with gzip.open(data / "log_reviews.csv.gz") as src, files["logs"].open("wb") as dst:
             shutil.copyfileobj(src, dst)
     else:
-        from obt.generate import generate
-
         generated = folder / "generated"
-        generate(generated, float(scale), seed=0)
+        generate.generate(generated, float(scale), seed=0)
         rows = convert_purchases(generated / "user_purchase.csv", files["purchases"])
         shutil.move(generated / "movie_review.csv", files["reviews"])
         shutil.move(generated / "log_reviews.csv", files["logs"])
         shutil.rmtree(generated)
     (folder / "_MANIFEST.json").write_text(json.dumps({"total_rows": rows}))
+    stamp.write_text(made_from)
     return files
 
 

@@ -67,11 +67,13 @@ def find_inputs(data_dir: Path) -> InputFiles:
 
 
 def generated_inputs(out: Path, scale: float, seed_value: int, id_offset: int = 0) -> InputFiles:
-    """Generate once per (scale, seed, offset) and reuse: the generator is deterministic."""
+    """Generate once per (scale, seed, offset, generator version) and reuse: the generator is deterministic."""
     done = out / ".complete"
-    if not done.exists():
+    made = json.dumps({"scale": scale, "seed": seed_value, "id_offset": id_offset, "generator": generate.fingerprint()})
+    if not done.exists() or done.read_text() != made:
+        log.info("generating input files", folder=str(out), scale=scale, seed=seed_value)
         generate.generate(out, scale, seed=seed_value, id_offset=id_offset)
-        done.write_text(json.dumps({"scale": scale, "seed": seed_value, "id_offset": id_offset}))
+        done.write_text(made)
     return find_inputs(out)
 
 

@@ -125,6 +125,17 @@ def test_review_text_is_dirty_and_about_as_positive_as_the_real_one(reviews: lis
     assert any("goodness" in text.lower() and text not in positive for text in texts)
 
 
+def test_review_texts_are_as_long_as_the_real_ones(reviews: list[list[str]]) -> None:
+    # The real file: median 962 characters, mean 1,307, about 4 "<br" per review. A scaled-up file stands for
+    # that many real ones only if its texts are as long (the transform benchmark's 10x relies on it).
+    lengths = sorted(len(row[1]) for row in reviews[1:])
+    assert 800 < lengths[len(lengths) // 2] < 1_150
+    assert 1_100 < sum(lengths) / len(lengths) < 1_500
+    assert lengths[-1] < 11_000
+    breaks = sum(row[1].count("<br") for row in reviews[1:]) / len(lengths)
+    assert 2.5 < breaks < 6
+
+
 def test_logs_are_wellformed_xml_with_the_documented_values(logs: list[list[str]]) -> None:
     locations = Counter()
     for _, log in logs[1:]:
@@ -255,3 +266,23 @@ def test_parse_scale_works_as_an_argparse_type_without_a_traceback() -> None:
     assert parser.parse_args(["--scale", "0.5"]).scale == 0.5
     with pytest.raises(argparse.ArgumentError):
         parser.parse_args(["--scale", "-2"])
+
+
+def test_demo_inputs_are_reused_until_the_generator_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from obt import demo
+
+    calls: list[float] = []
+    real_generate = gen.generate
+
+    def counted(out: Path, scale: float, **kwargs: int) -> None:
+        calls.append(scale)
+        real_generate(out, scale, **kwargs)
+
+    monkeypatch.setattr(gen, "generate", counted)
+    first = demo.generated_inputs(tmp_path, 0.001, seed_value=SEED)
+    again = demo.generated_inputs(tmp_path, 0.001, seed_value=SEED)
+    assert calls == [0.001] and again == first
+    # Files written by another version of the generator are stale: made again, not reused.
+    monkeypatch.setattr(gen, "fingerprint", lambda: "another version")
+    demo.generated_inputs(tmp_path, 0.001, seed_value=SEED)
+    assert calls == [0.001, 0.001]
