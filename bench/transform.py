@@ -131,9 +131,9 @@ def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:
         "logs": folder / "log_reviews.csv",
     }
     # What the inputs were made from: generated inputs are made again when the generator changes.
-    made_from = "real" if scale == "real" else f"generate {scale} seed 0, generator {generate.fingerprint()}"
+    made = "real" if scale == "real" else generate.made_from(scale=scale, seed=0)
     stamp = folder / "_MADE_FROM"
-    if all(p.exists() for p in files.values()) and stamp.exists() and stamp.read_text() == made_from:
+    if all(p.exists() for p in files.values()) and generate.is_current(stamp, made):
         return files
     folder.mkdir(parents=True, exist_ok=True)
     if scale == "real":
@@ -150,7 +150,7 @@ def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:
         shutil.move(generated / "log_reviews.csv", files["logs"])
         shutil.rmtree(generated)
     (folder / "_MANIFEST.json").write_text(json.dumps({"total_rows": rows}))
-    stamp.write_text(made_from)
+    stamp.write_text(made)
     return files
 
 

@@ -69,8 +69,8 @@ def find_inputs(data_dir: Path) -> InputFiles:
 def generated_inputs(out: Path, scale: float, seed_value: int, id_offset: int = 0) -> InputFiles:
     """Generate once per (scale, seed, offset, generator version) and reuse: the generator is deterministic."""
     done = out / ".complete"
-    made = json.dumps({"scale": scale, "seed": seed_value, "id_offset": id_offset, "generator": generate.fingerprint()})
-    if not done.exists() or done.read_text() != made:
+    made = generate.made_from(scale=scale, seed=seed_value, id_offset=id_offset)
+    if not generate.is_current(done, made):
         log.info("generating input files", folder=str(out), scale=scale, seed=seed_value)
         generate.generate(out, scale, seed=seed_value, id_offset=id_offset)
         done.write_text(made)

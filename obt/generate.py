@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import os
 import random
@@ -66,6 +67,7 @@ _P_POSITIVE_REVIEW = 0.376
 _P_VENDOR_DUPLICATE = 0.001
 _P_NEWLINE_REVIEW = 0.02
 _P_PADDED_REVIEW = 0.01
+_PARAGRAPH_BREAK = "<br /><br />"
 # Review text length: log-normal parameters and cap fitted so the generated lengths' median, mean and
 # tail come out close to the real file's (see ``_review_text``).
 _REVIEW_LOG_MEAN = 6.62
@@ -352,6 +354,16 @@ def fingerprint() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
+def made_from(**arguments: object) -> str:
+    """A stamp for files generated with these arguments by this version of the generator."""
+    return json.dumps({**arguments, "generator": fingerprint()})
+
+
+def is_current(stamp: Path, made: str) -> bool:
+    """Whether the files a stamp file stands for were made as ``made`` says, so can be reused."""
+    return stamp.is_file() and stamp.read_text() == made
+
+
 class ScaleError(UserError, ValueError):
     """A bad ``--scale``. Also a ``ValueError`` so that argparse, given ``parse_scale`` as a ``type``,
     reports it as a usage error instead of a traceback."""
@@ -559,11 +571,11 @@ def _review_text(rng: random.Random, paragraphs: tuple[str, ...], positive: bool
     length = 0
     while length < target:
         chosen.append(paragraphs[int(random_() * len(paragraphs))])
-        length += len(chosen[-1]) + len("<br /><br />")
+        length += len(chosen[-1]) + len(_PARAGRAPH_BREAK)
     if positive:
         at = int(random_() * len(chosen))
         chosen[at] = f"{chosen[at]} {_POSITIVE[int(random_() * len(_POSITIVE))]}"
-    separator = "\n\n" if random_() < _P_NEWLINE_REVIEW else "<br /><br />"
+    separator = "\n\n" if random_() < _P_NEWLINE_REVIEW else _PARAGRAPH_BREAK
     text = separator.join(chosen)
     if random_() < _P_PADDED_REVIEW:
         text = f"  {text} "
