@@ -16,7 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from obt import demo
+from obt_tools import demo
 
 TARGET_TOTAL_SECONDS = 120.0
 TARGET_OUTSIDE_SPARK_SECONDS = 10.0

@@ -1,6 +1,6 @@
 """Benchmark the PostgreSQL extract against the shell pipeline a person would use, on the same table.
 
-Starts its own throwaway PostgreSQL (``obt.local.postgres``) and storage emulator (``obt.local.gcs``), seeds
+Starts its own throwaway PostgreSQL (``obt_tools.local.postgres``) and storage emulator (``obt_tools.local.gcs``), seeds
 ``../shared/data/user_purchase.csv.gz``, then for 1x and 10x the table (10x via ``INSERT … SELECT``):
 
 - the pipeline: ``psql -c "\\copy (SELECT …) TO STDOUT WITH CSV HEADER" | gzip -1 > file``;
@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from obt.local import gcs, procs  # noqa: E402
-from obt.local import postgres as pg  # noqa: E402
+from obt_tools.local import gcs, procs  # noqa: E402
+from obt_tools.local import postgres as pg  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "user_purchase.csv.gz"
 COLUMNS = "invoice_number,stock_code,detail,quantity,invoice_date,unit_price,customer_id,country"
@@ -126,7 +126,7 @@ def main() -> int:
         print("bench/extract.py: psql is not installed; the comparison pipeline cannot run")
         return 1
 
-    from obt.seed import seed
+    from obt_tools.seed import seed
 
     state = procs.ensure_state_dir(Path(tempfile.mkdtemp(prefix="obt-bench-extract-")))
     pg_service, info = pg.start_postgres(state)

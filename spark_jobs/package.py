@@ -1,4 +1,5 @@
-"""Build ``dist/spark_job.zip``: the ``obt_job`` package for Dataproc's ``--py-files`` (``make job-package``).
+"""Build ``dist/spark_job.zip``: the ``obt_job`` and ``obt_contract`` packages for Dataproc's ``--py-files``
+(``make job-package``).
 
 Deterministic (sorted entries, fixed timestamps, no bytecode) so the same source gives the same archive.
 """
@@ -10,7 +11,8 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PACKAGE = HERE / "obt_job"
+# The job's own package, and the stage contract it shares with the deployed functions.
+PACKAGES = (HERE / "obt_job", HERE.parent / "obt_contract")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -19,8 +21,10 @@ def build_zip(target: Path) -> list[str]:
     target.parent.mkdir(parents=True, exist_ok=True)
     names = []
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(PACKAGE.rglob("*.py")):
-            name = path.relative_to(HERE).as_posix()
+        sources = {
+            path.relative_to(package.parent).as_posix(): path for package in PACKAGES for path in package.rglob("*.py")
+        }
+        for name, path in sorted(sources.items()):
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

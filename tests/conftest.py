@@ -1,10 +1,10 @@
 """Shared session fixtures: real local services, started once per test session and stopped at the end.
 
-- ``postgres`` -> ``obt.local.postgres.PostgresInfo``: a throwaway PostgreSQL 15 cluster on 127.0.0.1.
+- ``postgres`` -> ``obt_tools.local.postgres.PostgresInfo``: a throwaway PostgreSQL 15 cluster on 127.0.0.1.
   Attributes ``host, port, user, password, database``; ``env()`` -> the ``OBT_PG_*`` variables;
   ``connect(database=None, timeout=None)`` -> a pg8000 DB-API connection (close it). Sets no environment variables.
 - ``pubsub_emulator`` -> ``PubSubEmulator``: Google's emulator with every topic/subscription of
-  ``obt.local.pubsub`` (``obt-build-complete``, its DLQ, ``obt-raw-notifications``, ``eventarc-*``).
+  ``obt_tools.local.pubsub`` (``obt-build-complete``, its DLQ, ``obt-raw-notifications``, ``eventarc-*``).
   Attributes ``host`` (``127.0.0.1:PORT``), ``port``, ``project``; ``env()``. Sets ``PUBSUB_EMULATOR_HOST``
   for the whole session.
 - ``gcs_emulator`` -> ``GcsEmulator``: fake-gcs-server with buckets ``obt-raw`` and ``obt-curated``; every
@@ -26,8 +26,8 @@ import pytest
 
 from obt import clients
 from obt.config import Settings
-from obt.local import gcs, procs, pubsub
-from obt.local import postgres as pg
+from obt_tools.local import gcs, procs, pubsub
+from obt_tools.local import postgres as pg
 
 PROJECT = Settings.project
 RAW_BUCKET = Settings.raw_bucket

@@ -1,7 +1,7 @@
 """Cloud Function (2nd gen) ``load_obt``: CloudEvent ``google.cloud.pubsub.topic.v1.messagePublished``.
 
 Returns normally to acknowledge (loaded, skipped, rejected, malformed message); raises for anything else,
-e.g. a transient warehouse or storage error, so that Pub/Sub redelivers. The logic lives in ``obt.loading``.
+e.g. a transient warehouse or storage error, so that Pub/Sub redelivers. The logic lives in ``obt.load.service``.
 Deploy with max instances 1 and concurrency 1: loads into the OBT are serialised per table.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import functions_framework
 
 from obt.config import Settings
-from obt.loading import handle_event
+from obt.load.service import handle_event
+from obt.objects import BuildObjects
 from obt.warehouse import open_warehouse
-from obt.warehouse.objects import BuildObjects
 
 
 @functions_framework.cloud_event

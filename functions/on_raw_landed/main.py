@@ -1,7 +1,7 @@
 """Cloud Function (2nd gen) ``on_raw_landed``: CloudEvent ``google.cloud.storage.object.v1.finalized``.
 
 Returns normally to acknowledge (submitted, duplicate, waiting, ignored, malformed); raises only for
-transient failures so that Eventarc redelivers. The logic lives in ``obt.triggering``.
+transient failures so that Eventarc redelivers. The logic lives in ``obt.trigger.service``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import functools
 import functions_framework
 
 from obt.config import Settings
-from obt.triggering import on_raw_landed as handle
+from obt.trigger.service import on_raw_landed as handle
 
 
 @functools.cache

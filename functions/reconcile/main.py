@@ -1,6 +1,6 @@
 """Cloud Function (2nd gen) ``reconcile``: HTTP, called by Cloud Scheduler every 15 minutes (OIDC).
 
-Publishes the completion message of every recent OBT batch that ended without one (``obt.reconcile``).
+Publishes the completion message of every recent OBT batch that ended without one (``obt.reconcile.service``).
 Optional JSON body ``{"lookback_hours": N, "dry_run": true}``.
 """
 
@@ -12,7 +12,7 @@ import flask
 import functions_framework
 
 from obt.config import Settings
-from obt.reconcile import handle_request
+from obt.reconcile.service import handle_request
 
 
 @functools.cache

@@ -27,10 +27,10 @@ from obt.errors import PermanentError
 from obt.extract.copyout import fast_copy_out
 from obt.extract.manifest import build_manifest, check_manifest
 from obt.extract.parts import GzipPartWriter, Part
+from obt.extract.postgres import quote_ident
 from obt.extract.storage import StorageFailure, delete_stale_parts, read_manifest, write_manifest
-from obt.layout import gs_uri, snapshot_manifest_name, snapshot_prefix
 from obt.log import get_logger
-from obt.postgres import quote_ident
+from obt_contract.layout import gs_uri, snapshot_manifest_name, snapshot_prefix
 
 log = get_logger(__name__)
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from obt.extract.parts import Part
-from obt.layout import gs_uri
+from obt_contract.layout import gs_uri
 
 FORMAT = "csv.gz"
 

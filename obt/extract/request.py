@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from obt.errors import UserError
-from obt.layout import LayoutError, check_run_id
+from obt_contract.layout import LayoutError, check_run_id
 
 DEFAULT_RUN_ID = "scheduled"
 DEFAULT_TABLES = ("user_purchase",)

@@ -17,10 +17,10 @@ from obt import clients
 from obt.config import Settings
 from obt.errors import PermanentError, TransientError
 from obt.extract.export import ExtractOutcome, Progress, extract_table
+from obt.extract.postgres import is_transient, shared_connection, sqlstate
 from obt.extract.request import ExtractRequest
 from obt.extract.storage import GcsPartSink, storage_errors
-from obt.layout import part_name
-from obt.postgres import is_transient, shared_connection, sqlstate
+from obt_contract.layout import part_name
 
 
 @contextmanager

@@ -14,8 +14,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from obt.errors import TransientError
-from obt.layout import classify_raw
 from obt.log import get_logger
+from obt_contract.layout import classify_raw
 
 log = get_logger(__name__)
 

@@ -13,8 +13,8 @@ from obt.warehouse.base import Warehouse
 def open_warehouse(settings: Settings) -> Warehouse:
     """The warehouse of ``settings.env``: DuckDB (``local``) or BigQuery (``gcp``)."""
     if settings.is_local:
+        from obt.objects import BuildObjects
         from obt.warehouse.duckdb import DuckDbWarehouse
-        from obt.warehouse.objects import BuildObjects
 
         return DuckDbWarehouse(settings, fetch=BuildObjects(settings).download)
     from obt.warehouse.bigquery import BigQueryWarehouse

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from obt import demo
+from obt_tools import demo
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from obt import clients, demo, layout
+from obt import clients
 from obt.warehouse import open_warehouse
+from obt_contract import sources
+from obt_tools import demo
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +64,7 @@ def test_vendor_first_duplicate_upload_and_second_day(session: demo.DemoSession,
     assert batch_ids(session) == {first.build_id}, "waiting vendor events must not have submitted a batch"
 
     # 3. The vendor uploads the same file again: a new generation, so a new build, with identical output.
-    session.upload_vendor(layout.MOVIE_REVIEW, day1.movie_review, DAY1)
+    session.upload_vendor(sources.MOVIE_REVIEW, day1.movie_review, DAY1)
     again = session.expected_build()
     assert again.build_id != first.build_id
     reloaded = session.wait_for_load(again.build_id)

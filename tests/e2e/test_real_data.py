@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from obt import demo, insights
 from obt.config import Settings
 from obt.warehouse import open_warehouse
+from obt_tools import demo
+from obt_tools.analytics import insights
 from tests.e2e.conftest import SHARED_DATA
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]

@@ -8,7 +8,7 @@ import json
 import pytest
 from cloudevents.http import from_http
 
-from obt.events import FINALIZED, parse_storage_event
+from obt.trigger.events import FINALIZED, parse_storage_event
 from tests.events import corpus
 
 KINDS = (corpus.STORAGE_FINALIZED, corpus.PUBSUB_PUBLISHED)
@@ -91,8 +91,8 @@ def _without_content_type(event) -> dict:
 
 
 def test_local_eventarc_stand_in_sends_the_golden_shape():
-    """The stand-in (obt.local.eventarc) and the corpus agree on headers and data fields: local runs see GCP's shape."""
-    from obt.local.eventarc import storage_event
+    """The stand-in (obt_tools.local.eventarc) and the corpus agree on headers and data: local runs see GCP's shape."""
+    from obt_tools.local.eventarc import storage_event
 
     golden = corpus.load("storage_finalized.binary")
     fields = ("name", "generation", "metageneration", "size", "contentType", "timeCreated")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from obt.config import Settings
-from obt.seed import seed
+from obt_tools.seed import seed
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 REAL_PURCHASES = DATA_DIR / "user_purchase.csv.gz"

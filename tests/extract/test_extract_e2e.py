@@ -9,7 +9,7 @@ import pytest
 from obt import clients
 from obt.extract.request import build_request
 from obt.extract.service import run_extract
-from obt.layout import snapshot_manifest_name, snapshot_prefix
+from obt_contract.layout import snapshot_manifest_name, snapshot_prefix
 from tests.extract.conftest import REAL_ROWS, settings_with, unique
 from tests.extract.helpers import csv_records, digest, download_parts, reference_copy, split_records
 

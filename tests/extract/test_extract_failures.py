@@ -17,7 +17,7 @@ from obt.extract.export import extract_table
 from obt.extract.request import build_request
 from obt.extract.service import _database, run_extract
 from obt.extract.storage import GcsPartSink, StorageFailure
-from obt.layout import part_name, snapshot_manifest_name, snapshot_prefix
+from obt_contract.layout import part_name, snapshot_manifest_name, snapshot_prefix
 from tests.extract.conftest import settings_with, unique
 from tests.extract.helpers import digest, download_parts, reference_copy, split_records
 
@@ -83,7 +83,7 @@ def test_killed_extraction_leaves_no_manifest(extract_env, pg_conn, bulk_table):
     settings = settings_with(extract_part_bytes=512 * 1024)
     run_id = unique("run")
     env = {**os.environ, **extract_env, "OBT_EXTRACT_PART_BYTES": str(512 * 1024)}
-    argv = [sys.executable, "-m", "obt", "extract", "--table", bulk_table, "--ingest-date", D.isoformat()]
+    argv = [sys.executable, "-m", "obt_tools", "extract", "--table", bulk_table, "--ingest-date", D.isoformat()]
     proc = subprocess.Popen([*argv, "--run-id", run_id], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

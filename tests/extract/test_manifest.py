@@ -8,7 +8,7 @@ import pytest
 
 from obt.extract.manifest import build_manifest, check_manifest
 from obt.extract.parts import Part
-from obt.layout import part_name
+from obt_contract.layout import part_name
 
 D = date(2026, 11, 23)
 

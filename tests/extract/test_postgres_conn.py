@@ -5,9 +5,9 @@ from __future__ import annotations
 import pg8000.dbapi
 import pytest
 
-from obt import postgres
 from obt.config import Settings
 from obt.errors import TransientError
+from obt.extract import postgres
 
 
 class FakeConnector:

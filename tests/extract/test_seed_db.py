@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from obt.cli import main
-from obt.seed import HEADER, MalformedLine, seed
+from obt_tools.cli import main
+from obt_tools.seed import HEADER, MalformedLine, seed
 from tests.extract.conftest import REAL_ROWS, unique
 
 ROWS = [

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from obt.errors import UserError
-from obt.seed import HEADER, MalformedLine, convert_row, converted_records, open_text, parse_invoice_date
+from obt_tools.seed import HEADER, MalformedLine, convert_row, converted_records, open_text, parse_invoice_date
 
 GOOD = "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom"
 

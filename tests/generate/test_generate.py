@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from obt import generate as gen
-from obt.cli import main
 from obt.errors import UserError
+from obt_tools import generate as gen
+from obt_tools.cli import main
 
 SCALE = 0.02
 SEED = 7
@@ -219,7 +219,7 @@ def test_unwritable_output_is_a_user_error(tmp_path: Path) -> None:
 
 def test_cli_writes_files_and_reports_without_traceback(tmp_path: Path) -> None:
     ok = subprocess.run(
-        [sys.executable, "-m", "obt", "generate", "--out", str(tmp_path), "--scale", "0.001", "--seed", "3"],
+        [sys.executable, "-m", "obt_tools", "generate", "--out", str(tmp_path), "--scale", "0.001", "--seed", "3"],
         capture_output=True,
         text=True,
         check=False,
@@ -228,7 +228,7 @@ def test_cli_writes_files_and_reports_without_traceback(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(gen.FILES.values())
     assert ok.stdout.count('"synthetic file written"') == 3
     bad = subprocess.run(
-        [sys.executable, "-m", "obt", "generate", "--out", str(tmp_path), "--scale", "lots"],
+        [sys.executable, "-m", "obt_tools", "generate", "--out", str(tmp_path), "--scale", "lots"],
         capture_output=True,
         text=True,
         check=False,
@@ -252,7 +252,7 @@ def test_headers_and_first_date_match_the_real_files(purchases: list[list[str]],
 
 
 def test_every_purchase_row_loads_through_the_postgres_seeder(out: Path) -> None:
-    from obt.seed import converted_records, open_text
+    from obt_tools.seed import converted_records, open_text
 
     with open_text(out / "user_purchase.csv") as text:
         assert sum(1 for _ in converted_records(text)) == round(gen.PURCHASE_ROWS * SCALE)
@@ -269,7 +269,7 @@ def test_parse_scale_works_as_an_argparse_type_without_a_traceback() -> None:
 
 
 def test_demo_inputs_are_reused_until_the_generator_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from obt import demo
+    from obt_tools import demo
 
     calls: list[float] = []
     real_generate = gen.generate

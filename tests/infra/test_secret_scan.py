@@ -12,7 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Reviewed findings: (path, rule) -> why it is not a credential.
 REVIEWED = {
-    ("obt/local/postgres.py", "password in code"): "throwaway password of the local PostgreSQL bound to 127.0.0.1",
+    (
+        "obt_tools/local/postgres.py",
+        "password in code",
+    ): "throwaway password of the local PostgreSQL bound to 127.0.0.1",
 }
 
 # Samples are assembled at run time so that this file itself does not trip the scanner.

@@ -82,7 +82,7 @@ def test_functions_never_reach_the_local_cloud_package_left_out_of_their_archive
             seen.add(path)
             for name in _imports(path):
                 if name == "obt" or name.startswith("obt."):
-                    assert not name.startswith("obt.local"), f"{main.parent.name} imports {name} via {path}"
+                    assert not name.startswith("obt_tools.local"), f"{main.parent.name} imports {name} via {path}"
                     module = _module_file(name)
                     if module is not None:
                         todo.append(module)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from obt import insights
+from obt_tools.analytics import insights
 from tests.insights.obt_fixture import create_obt
 from tests.report.synthetic_obt import synthetic_records
 

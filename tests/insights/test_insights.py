@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 import sqlglot
 
-from obt import insights
 from obt.config import Settings
 from obt.errors import UserError
 from obt.warehouse.duckdb import DuckDbWarehouse
+from obt_tools.analytics import insights
 from tests.insights.obt_fixture import create_obt
 
 

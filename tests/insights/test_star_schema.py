@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from obt import insights
 from obt.warehouse.duckdb import DuckDbWarehouse
+from obt_tools.analytics import insights
 
 
 @pytest.fixture(scope="module")

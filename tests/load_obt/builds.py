@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from obt.layout import build_manifest_name, build_prefix
-from obt.messages import build_message
+from obt_contract.layout import build_manifest_name, build_prefix
+from obt_contract.message import build_message
 from tests.warehouse.obt_rows import write_parquet
 
 CURATED = "obt-curated"

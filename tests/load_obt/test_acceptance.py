@@ -1,7 +1,7 @@
 """Acceptance: builds announced on the real Pub/Sub emulator, pushed to ``load_obt`` served by
 functions-framework (a real process), read from the storage emulator, loaded into DuckDB.
 
-Each test publishes with ``obt.backfill.publish`` (what ``obt backfill`` does) on a topic of its own,
+Each test publishes with ``obt_tools.backfill.publish`` (what ``obt backfill`` does) on a topic of its own,
 with a push subscription to the served function, and waits for the ledger to show the outcome.
 """
 
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from obt import backfill, clients
+from obt import clients
 from obt.config import Settings
-from obt.local.procs import free_port, tcp_open
+from obt.objects import BuildObjects
 from obt.warehouse.duckdb import DuckDbWarehouse
-from obt.warehouse.objects import BuildObjects
+from obt_tools import backfill
+from obt_tools.local.procs import free_port, tcp_open
 from tests.load_obt.builds import build_id, upload_build
 from tests.warehouse.obt_rows import KEY, change, key, make_rows
 
@@ -171,7 +172,7 @@ def test_one_event_delivered_three_times_concurrently_loads_once(loader):
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime
 
-    from obt.local.eventarc import Message, deliver, pubsub_event
+    from obt_tools.local.eventarc import Message, deliver, pubsub_event
 
     rows = make_rows(400, seed=17)
     build = loader.upload("duplicate-event", rows)

@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from obt import backfill, cli
 from obt.config import Settings
 from obt.errors import UserError
+from obt_tools import backfill, cli
 from tests.load_obt.builds import CURATED, LocalBuilds, build_id, manifest_uri, upload_build
 from tests.warehouse.obt_rows import make_rows
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-from obt import clients
+from obt import clients, objects
 from obt.config import Settings
-from obt.warehouse import objects
 from obt.warehouse.duckdb import DuckDbWarehouse
 from tests.load_obt.builds import build_id, message, pubsub_event_data, upload_build
 from tests.warehouse.obt_rows import make_rows

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from obt.config import Settings
-from obt.loading import InjectedFault, dq_rows, handle_event, load_build
-from obt.messages import parse_message
+from obt.load.messages import parse_message
+from obt.load.service import InjectedFault, dq_rows, handle_event, load_build
 from obt.warehouse.duckdb import DuckDbWarehouse
 from tests.load_obt.builds import CURATED, LocalBuilds, build_id, message, pubsub_event_data
 from tests.warehouse.obt_rows import change, key, make_rows

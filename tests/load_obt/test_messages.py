@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from obt.messages import MessageError, build_message, decode_pubsub_event, parse_message
+from obt.load.messages import MessageError, decode_pubsub_event, parse_message
+from obt_contract.message import build_message
 
 BUILD = "obt-0123456789abcdef0123"
 URI = f"gs://obt-curated/obt/build_id={BUILD}/_MANIFEST.json"

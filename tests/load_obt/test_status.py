@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from obt import cli
 from obt.config import Settings
-from obt.loading import load_build
-from obt.messages import parse_message
-from obt.status import collect, render_status
+from obt.load.messages import parse_message
+from obt.load.service import load_build
 from obt.warehouse.duckdb import DuckDbWarehouse
+from obt_tools import cli
+from obt_tools.status import collect, render_status
 from tests.load_obt.builds import CURATED, LocalBuilds, build_id, message
 from tests.warehouse.obt_rows import make_rows
 

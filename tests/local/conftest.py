@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
-from obt.local import functions, procs, pubsub
+from obt_tools.local import functions, procs, pubsub
 
 HERE = Path(__file__).parent
 
@@ -75,7 +75,7 @@ def start_standin(state_dir: Path, project: str, url: str, duplicates: int, name
     argv = [
         sys.executable,
         "-m",
-        "obt.local.eventarc",
+        "obt_tools.local.eventarc",
         "--project",
         project,
         "--on-raw-landed-url",

@@ -8,8 +8,8 @@ import uuid
 from datetime import UTC, datetime
 
 from obt import clients
-from obt.local import eventarc, procs
-from obt.local.eventarc import Message
+from obt_tools.local import eventarc, procs
+from obt_tools.local.eventarc import Message
 from tests.local.conftest import start_standin
 
 NOTIFICATION = {

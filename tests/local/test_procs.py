@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from obt.local import procs
+from obt_tools.local import procs
 
 # A service that spawns a grandchild, as gunicorn, runuser or the emulator's shell wrapper do.
 FAMILY = ["sh", "-c", "sleep 300 & sleep 301; wait"]
@@ -87,7 +87,7 @@ def test_services_started_for_tests_die_with_their_parent(state):
     # The signal reaches the service process itself (which must stop its own children, as gunicorn,
     # runuser and the JVM do), so a single process stands in for it here.
     script = (
-        "import os, sys; from pathlib import Path; from obt.local import procs;"
+        "import os, sys; from pathlib import Path; from obt_tools.local import procs;"
         f"procs.start('orphan', ['sleep', '300'], Path({str(state)!r}), port=0, url='', die_with_parent=True);"
         "print(procs.marked_processes(Path(" + repr(str(state)) + ")), flush=True); os._exit(1)"
     )

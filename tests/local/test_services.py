@@ -11,7 +11,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
 from obt import clients
-from obt.local import pubsub
+from obt_tools.local import pubsub
 
 
 def _subscribe(project: str, topic: str) -> str:

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from obt.local import procs, stack
+from obt_tools.local import procs, stack
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def obt(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "obt", *args],
+        [sys.executable, "-m", "obt_tools", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

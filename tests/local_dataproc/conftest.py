@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from obt.clients import batch_client
-from obt.local.dataproc import DataprocServer, DataprocService
+from obt_tools.local.dataproc import DataprocServer, DataprocService
 
 REGION = "us-central1"
 PARENT = f"projects/obt-local/locations/{REGION}"

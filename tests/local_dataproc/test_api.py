@@ -12,8 +12,8 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import dataproc_v1
 
-from obt.local.dataproc import DataprocService
-from obt.local.dataproc.server import ENDPOINT_STOPPED
+from obt_tools.local.dataproc import DataprocService
+from obt_tools.local.dataproc.server import ENDPOINT_STOPPED
 from tests.local_dataproc.conftest import PARENT, client_for, serving
 
 State = dataproc_v1.Batch.State
@@ -161,7 +161,7 @@ def _free_port() -> int:
 def test_module_serves_until_sigterm(tmp_path):
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "obt.local.dataproc", "--port", str(port), "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "obt_tools.local.dataproc", "--port", str(port), "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -184,7 +184,7 @@ def test_module_reports_a_port_in_use_in_one_line(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "obt.local.dataproc", "--port", str(port), "--state-dir", str(tmp_path)],
+            [sys.executable, "-m", "obt_tools.local.dataproc", "--port", str(port), "--state-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -200,7 +200,7 @@ def test_module_reports_an_unusable_state_folder_in_one_line(tmp_path):
     not_a_folder.write_text("")
 
     result = subprocess.run(
-        [sys.executable, "-m", "obt.local.dataproc", "--port", "0", "--state-dir", str(not_a_folder)],
+        [sys.executable, "-m", "obt_tools.local.dataproc", "--port", "0", "--state-dir", str(not_a_folder)],
         capture_output=True,
         text=True,
         timeout=60,

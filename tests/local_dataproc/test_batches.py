@@ -13,8 +13,8 @@ from google.api_core import exceptions
 from google.cloud import dataproc_v1
 
 from obt.clients import storage_client
-from obt.local.dataproc import DataprocService
-from obt.local.dataproc.server import ENDPOINT_STOPPED
+from obt_tools.local.dataproc import DataprocService
+from obt_tools.local.dataproc.server import ENDPOINT_STOPPED
 from tests.local_dataproc.conftest import PARENT, client_for, serving
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from obt.local.dataproc import runner
+from obt_tools.local.dataproc import runner
 
 MIRROR = Path("/state/dataproc/mirror")
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from obt.planner import ListedObject
+from obt.trigger.planner import ListedObject
 
 SNAPSHOT = "user_purchase/ingest_date=2026-11-23/run_id=r1"
 MANIFEST = f"{SNAPSHOT}/_MANIFEST.json"

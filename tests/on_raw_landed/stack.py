@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from obt import clients
-from obt.local.dataproc.server import DataprocServer, DataprocService
+from obt_tools.local.dataproc.server import DataprocServer, DataprocService
 
 NOOP_JOB = "print('noop OBT job: exits 0 without writing anything')\n"
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")

@@ -8,10 +8,10 @@ import pytest
 import requests
 from google.api_core import exceptions as gexc
 
-from obt import batches
 from obt.config import Settings
 from obt.errors import PermanentError, TransientError
-from obt.planner import plan_build
+from obt.trigger import batches
+from obt.trigger.planner import plan_build
 from tests.on_raw_landed.builders import LOGS, MOVIE, RawBucket
 
 SETTINGS = Settings(

@@ -6,7 +6,7 @@ import pytest
 from cloudevents.http import CloudEvent, from_http
 
 from obt.errors import PermanentError
-from obt.events import parse_storage_event
+from obt.trigger.events import parse_storage_event
 from tests.events import corpus
 
 NAME = "movie_review/ingest_date=2026-11-23/movie_review.csv"

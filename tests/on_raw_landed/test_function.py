@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-from obt import clients, raw_store
-from obt.batches import batch_parent
+from obt import clients
 from obt.config import Settings
-from obt.planner import plan_build
+from obt.trigger import raw_store
+from obt.trigger.batches import batch_parent
+from obt.trigger.planner import plan_build
 from tests.events import corpus
 from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS
 from tests.on_raw_landed.stack import NOOP_JOB, scratch_bucket
@@ -61,7 +62,7 @@ def _actions(caplog) -> list[str]:
     return [
         r.fields["action"]
         for r in caplog.records
-        if r.name == "obt.triggering" and "action" in getattr(r, "fields", {}) and "object" in r.fields
+        if r.name == "obt.trigger.service" and "action" in getattr(r, "fields", {}) and "object" in r.fields
     ]
 
 

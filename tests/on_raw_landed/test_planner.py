@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from obt.planner import ListedObject, build_id_for, decide, plan_build
+from obt.trigger.planner import ListedObject, build_id_for, decide, plan_build
 from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS, SNAPSHOT, RawBucket
 
 

@@ -9,8 +9,8 @@ import pytest
 from obt import clients
 from obt.config import Settings
 from obt.errors import TransientError
-from obt.planner import ListedObject
-from obt.raw_store import list_raw, manifest_reader
+from obt.trigger.planner import ListedObject
+from obt.trigger.raw_store import list_raw, manifest_reader
 from tests.on_raw_landed.builders import MANIFEST, MOVIE
 from tests.on_raw_landed.stack import scratch_bucket
 

@@ -8,11 +8,11 @@ import logging
 import pytest
 from cloudevents.http import from_http
 
-from obt.batches import Submission
 from obt.config import Settings
 from obt.errors import PermanentError, TransientError
 from obt.log import JsonFormatter
-from obt.triggering import Ports, on_raw_landed
+from obt.trigger.batches import Submission
+from obt.trigger.service import Ports, on_raw_landed
 from tests.events import corpus
 from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS, RawBucket
 

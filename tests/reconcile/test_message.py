@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from obt.config import Settings
-from obt.reconcile import EndedBatch, completion_message, handle_request, marker_name
+from obt.reconcile.service import EndedBatch, completion_message, handle_request, marker_name
 
 URI = "gs://cur/obt/build_id=obt-1/_MANIFEST.json"
 

@@ -13,11 +13,11 @@ import pytest
 from functions_framework import create_app
 
 from obt import clients
-from obt.batches import batch_parent
-from obt.cli import main as cli_main
 from obt.config import Settings
-from obt.layout import build_manifest_name
-from obt.reconcile import handle_request, marker_name, reconcile
+from obt.reconcile.service import handle_request, marker_name, reconcile
+from obt.trigger.batches import batch_parent
+from obt_contract.layout import build_manifest_name
+from obt_tools.cli import main as cli_main
 from tests.on_raw_landed.stack import NOOP_JOB, scratch_bucket, wait_for_batch
 
 pytestmark = [

@@ -79,10 +79,10 @@ def shrink(png: Path, colors: int = 128) -> Path:
 
 
 def _main(argv: list[str]) -> int:
-    from obt.insights import collect
-    from obt.report import write_report
-    from obt.report_cli import settings_for
     from obt.warehouse import open_warehouse
+    from obt_tools.analytics.insights import collect
+    from obt_tools.analytics.report import write_report
+    from obt_tools.cli.report import settings_for
     from tests.report.synthetic_obt import create_synthetic_warehouse
 
     target = Path(__file__).resolve().parents[2] / "docs" / "report.png"

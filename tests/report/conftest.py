@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from obt import insights
 from obt.config import Settings
 from obt.warehouse.duckdb import DuckDbWarehouse
+from obt_tools.analytics import insights
 from tests.insights.obt_fixture import create_obt, obt_records
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from obt import insights, report
 from obt.config import Settings
 from obt.warehouse.duckdb import DuckDbWarehouse
+from obt_tools.analytics import insights, report
 from tests.report import chromium
 from tests.report.synthetic_obt import create_synthetic_warehouse
 

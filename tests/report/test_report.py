@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from obt import cli, insights, report
+from obt_tools import cli
+from obt_tools.analytics import insights, report
 
 NOW = datetime(2026, 11, 23, 12, 30, 5, tzinfo=UTC)
 CHARTS = {"states", "regions", "devices", "os", "browsers", "ca_ny_tx", "spend", "monthly", "seasonal"}
@@ -106,7 +107,7 @@ def test_cli_on_an_empty_obt(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_state_dir_beats_the_warehouse_path_from_the_environment(tmp_path: Path) -> None:
-    from obt.report_cli import settings_for
+    from obt_tools.cli.report import settings_for
 
     env = {"OBT_WAREHOUSE_PATH": "/elsewhere/w.duckdb", "OBT_STATE_DIR": "/other"}
     assert settings_for(tmp_path, env).warehouse_path == tmp_path / "warehouse.duckdb"

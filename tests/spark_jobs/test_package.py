@@ -43,7 +43,11 @@ def test_zip_holds_every_module(tmp_path):
 
     target = tmp_path / "spark_job.zip"
     names = build_zip(target)
-    expected = sorted(p.relative_to(SPARK_JOBS).as_posix() for p in (SPARK_JOBS / "obt_job").glob("*.py"))
+    expected = sorted(
+        p.relative_to(package.parent).as_posix()
+        for package in (SPARK_JOBS / "obt_job", SPARK_JOBS.parent / "obt_contract")
+        for p in package.glob("*.py")
+    )
     assert sorted(names) == expected
     assert sorted(zipfile.ZipFile(target).namelist()) == expected
     first = target.read_bytes()

@@ -1,3 +1,0 @@
-from obt.cli import main
-
-raise SystemExit(main())

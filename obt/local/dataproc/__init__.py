@@ -1,9 +1,0 @@
-"""A local stand-in for Dataproc Serverless batches: the v1 REST API over a spark-submit queue.
-
-Run it with ``python -m obt.local.dataproc --host 127.0.0.1 --port P --state-dir D``; point the official
-client at it with ``obt.clients.batch_client(region, "http://127.0.0.1:P")``.
-"""
-
-from obt.local.dataproc.server import DataprocServer, DataprocService
-
-__all__ = ["DataprocServer", "DataprocService"]

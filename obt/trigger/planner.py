@@ -1,0 +1,264 @@
+"""Which OBT build is due, decided from the raw bucket's listing alone (pure: no I/O).
+
+A build uses the newest complete purchase snapshot (its ``_MANIFEST.json`` is present and every part
+it names is listed with the size it records) plus every vendor date whose ``movie_review`` and
+``log_reviews`` files are both present. Zero-byte objects count as absent: GCS may finalize an empty
+object before the real upload replaces it. The build id hashes the (name, generation) of every input
+(docs/contracts.md "Build id"), so the same inputs always give the same id and any new input a new one.
+
+``decide`` then says what one triggering object means for that build: submit it, keep waiting
+(naming what is missing) or ignore the object (and why).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from obt_contract.layout import LayoutError, RawObject, classify_raw, gs_uri
+from obt_contract.message import BUILD_ID_HEX_DIGITS, BUILD_ID_PREFIX
+from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
+
+
+@dataclass(frozen=True, order=True)
+class ListedObject:
+    """One object of the raw bucket listing (the current generation of that name)."""
+
+    name: str
+    generation: int
+    size: int
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    build_id: str
+    input_watermark: int
+    purchases_manifest: ListedObject
+    purchases: tuple[ListedObject, ...]
+    movie_reviews: tuple[ListedObject, ...]
+    log_reviews: tuple[ListedObject, ...]
+    vendor_dates: tuple[date, ...]
+
+    @property
+    def inputs(self) -> tuple[ListedObject, ...]:
+        return (self.purchases_manifest, *self.purchases, *self.movie_reviews, *self.log_reviews)
+
+    def uses(self, name: str, generation: int) -> bool:
+        return any(obj.name == name and obj.generation == generation for obj in self.inputs)
+
+    def job_args(self, raw_bucket: str, curated_bucket: str, topic: str, max_quarantine_share: float) -> list[str]:
+        """Arguments of ``spark_jobs/build_obt.py`` (docs/contracts.md): every input named, nothing listed."""
+        args = [
+            "--build-id",
+            self.build_id,
+            "--input-watermark",
+            str(self.input_watermark),
+            "--purchases-manifest",
+            gs_uri(raw_bucket, self.purchases_manifest.name),
+        ]
+        for flag, objects in (
+            ("--purchases", self.purchases),
+            ("--movie-reviews", self.movie_reviews),
+            ("--log-reviews", self.log_reviews),
+        ):
+            for obj in objects:
+                args += [flag, gs_uri(raw_bucket, obj.name)]
+        args += [
+            "--output",
+            f"gs://{curated_bucket}",
+            "--topic",
+            topic,
+            "--max-quarantine-share",
+            repr(float(max_quarantine_share)),
+        ]
+        return args
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "build_id": self.build_id,
+            "input_watermark": self.input_watermark,
+            "purchases_manifest": self.purchases_manifest.name,
+            "purchase_parts": len(self.purchases),
+            "vendor_dates": [d.isoformat() for d in self.vendor_dates],
+        }
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Why a relevant object is not part of the build; ``waiting`` if it may join once something arrives."""
+
+    reason: str
+    waiting: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    build: BuildPlan | None
+    missing: tuple[str, ...]
+    excluded: Mapping[str, Exclusion] = field(default_factory=dict)
+    generations: Mapping[str, int] = field(default_factory=dict)  # current generation of every listed name
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "submit" | "waiting" | "ignored"
+    reason: str
+    missing: tuple[str, ...] = ()
+
+
+def build_id_for(inputs: Iterable[ListedObject]) -> str:
+    lines = sorted(f"{obj.name}#{obj.generation}" for obj in inputs)
+    digest = hashlib.sha256("".join(line + "\n" for line in lines).encode("utf-8")).hexdigest()
+    return BUILD_ID_PREFIX + digest[:BUILD_ID_HEX_DIGITS]
+
+
+ReadManifest = Callable[[ListedObject], Mapping[str, Any] | None]
+"""Returns the parsed manifest, ``None`` if it vanished; raises ``ValueError`` if it is unreadable."""
+
+
+def _manifest_parts(doc: Any, manifest: RawObject) -> list[tuple[str, int | None]]:
+    """The (name, bytes) of each part a snapshot manifest lists; ``ValueError`` if it is not one."""
+    if not isinstance(doc, Mapping):
+        raise ValueError("manifest is not a JSON object")
+    if doc.get("kind") != "snapshot" or doc.get("table") != PURCHASES:
+        raise ValueError(f"manifest kind/table is {doc.get('kind')!r}/{doc.get('table')!r}, not snapshot/{PURCHASES}")
+    parts = doc.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise ValueError("manifest lists no parts")
+    prefix = manifest.name[: -len("_MANIFEST.json")]
+    result = []
+    for part in parts:
+        name = part.get("name") if isinstance(part, Mapping) else None
+        if not isinstance(name, str) or not name.startswith(prefix):
+            raise ValueError(f"manifest part {part!r} is not an object of {prefix}")
+        size = part.get("bytes")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+            raise ValueError(f"manifest part {name} has a non-integer 'bytes': {size!r}")
+        result.append((name, size))
+    return result
+
+
+def _snapshot(
+    manifests: Sequence[tuple[RawObject, ListedObject]],
+    by_name: Mapping[str, ListedObject],
+    read_manifest: ReadManifest,
+    excluded: dict[str, Exclusion],
+) -> tuple[ListedObject, tuple[ListedObject, ...]] | None:
+    """The newest complete snapshot; older complete ones are superseded, broken ones explain themselves."""
+    chosen: tuple[ListedObject, tuple[ListedObject, ...]] | None = None
+    # Newest first: business date, then upload order (generation) for reruns on the same date.
+    for raw, listed in sorted(manifests, key=lambda m: (m[0].ingest_date, m[1].generation, m[1].name), reverse=True):
+        if chosen is not None:
+            excluded[listed.name] = Exclusion(f"superseded by the newer snapshot {chosen[0].name}", waiting=False)
+            continue
+        try:
+            doc = read_manifest(listed)
+            if doc is None:
+                excluded[listed.name] = Exclusion("manifest vanished while planning", waiting=False)
+                continue
+            parts = _manifest_parts(doc, raw)
+        except ValueError as exc:
+            excluded[listed.name] = Exclusion(f"snapshot manifest unusable: {exc}", waiting=False)
+            continue
+        problems = []
+        present = []
+        for name, size in parts:
+            obj = by_name.get(name)
+            if obj is None:
+                problems.append(f"{name} missing")
+            elif size is not None and obj.size != size:
+                problems.append(f"{name} has {obj.size} bytes, manifest says {size}")
+            else:
+                present.append(obj)
+        if problems:
+            excluded[listed.name] = Exclusion("snapshot incomplete: " + "; ".join(problems), waiting=True)
+            continue
+        chosen = (listed, tuple(sorted(present)))
+    return chosen
+
+
+def plan_build(listing: Iterable[ListedObject], read_manifest: ReadManifest) -> Plan:
+    excluded: dict[str, Exclusion] = {}
+    by_name: dict[str, ListedObject] = {}
+    manifests: list[tuple[RawObject, ListedObject]] = []
+    vendor: dict[date, dict[str, list[ListedObject]]] = {}
+    for obj in listing:
+        by_name[obj.name] = obj
+        try:
+            raw = classify_raw(obj.name)
+        except LayoutError as exc:
+            excluded[obj.name] = Exclusion(f"unparsable object name: {exc}", waiting=False)
+            continue
+        if raw is None:
+            continue
+        if obj.size == 0:
+            excluded[obj.name] = Exclusion("zero-byte object (the upload has not replaced it yet)", waiting=True)
+            continue
+        if raw.kind == "snapshot_manifest" and raw.source == PURCHASES:
+            manifests.append((raw, obj))
+        elif raw.kind == "vendor":
+            vendor.setdefault(raw.ingest_date, {}).setdefault(raw.source, []).append(obj)
+
+    generations = {name: obj.generation for name, obj in by_name.items()}
+    missing: list[str] = []
+    snapshot = _snapshot(manifests, by_name, read_manifest, excluded)
+    if snapshot is None:
+        missing.append(f"a complete {PURCHASES} snapshot ({PURCHASES}/ingest_date=D/run_id=R/_MANIFEST.json)")
+
+    complete_dates = []
+    for day in sorted(vendor):
+        sources = vendor[day]
+        if MOVIE_REVIEW in sources and LOG_REVIEWS in sources:
+            complete_dates.append(day)
+            continue
+        have, lacking = (MOVIE_REVIEW, LOG_REVIEWS) if MOVIE_REVIEW in sources else (LOG_REVIEWS, MOVIE_REVIEW)
+        need = f"{lacking}/ingest_date={day.isoformat()}/{lacking}.csv[.gz]"
+        missing.append(need)
+        for obj in sources[have]:
+            excluded[obj.name] = Exclusion(f"waiting for {need}", waiting=True)
+    if not complete_dates:
+        missing.append(f"a vendor date with both {MOVIE_REVIEW} and {LOG_REVIEWS} files")
+
+    if snapshot is None or not complete_dates:
+        return Plan(build=None, missing=tuple(missing), excluded=excluded, generations=generations)
+    manifest, parts = snapshot
+    movie_reviews = tuple(sorted(o for d in complete_dates for o in vendor[d][MOVIE_REVIEW]))
+    log_reviews = tuple(sorted(o for d in complete_dates for o in vendor[d][LOG_REVIEWS]))
+    inputs = (manifest, *parts, *movie_reviews, *log_reviews)
+    build = BuildPlan(
+        build_id=build_id_for(inputs),
+        input_watermark=max(obj.generation for obj in inputs),
+        purchases_manifest=manifest,
+        purchases=parts,
+        movie_reviews=movie_reviews,
+        log_reviews=log_reviews,
+        vendor_dates=tuple(complete_dates),
+    )
+    return Plan(build=build, missing=tuple(missing), excluded=excluded, generations=generations)
+
+
+def decide(plan: Plan, name: str, generation: int) -> Decision:
+    """What the arrival of object ``name`` at ``generation`` means for the planned build.
+
+    Raises ``LookupError`` when the listing does not show that generation yet: only a retry can tell.
+    """
+    current = plan.generations.get(name)
+    if current is None:
+        return Decision("ignored", "object no longer exists")
+    if current > generation:
+        return Decision("ignored", f"superseded by generation {current}, which has its own event")
+    if current < generation:
+        raise LookupError(f"listing shows generation {current} of {name}, event announced {generation}")
+    if plan.build is not None and plan.build.uses(name, generation):
+        return Decision("submit", "all inputs present", plan.missing)
+    exclusion = plan.excluded.get(name)
+    if exclusion is not None and not exclusion.waiting:
+        return Decision("ignored", exclusion.reason)
+    if exclusion is not None:
+        return Decision("waiting", exclusion.reason, plan.missing)
+    if plan.build is None:
+        return Decision("waiting", "build inputs incomplete", plan.missing)
+    return Decision("ignored", "object is not an input of the current build")

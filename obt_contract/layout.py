@@ -1,0 +1,125 @@
+"""Object names: the one place that knows how raw and curated objects are laid out.
+
+Raw bucket::
+
+    user_purchase/ingest_date=YYYY-MM-DD/run_id=R/part-NNNNN.csv.gz
+    user_purchase/ingest_date=YYYY-MM-DD/run_id=R/_MANIFEST.json      (written last)
+    movie_review/ingest_date=YYYY-MM-DD/movie_review.csv[.gz]
+    log_reviews/ingest_date=YYYY-MM-DD/log_reviews.csv[.gz]
+
+Curated bucket::
+
+    obt/build_id=B/part-*.parquet
+    quarantine/SOURCE/build_id=B/part-*.parquet
+    obt/build_id=B/_MANIFEST.json                                      (written last)
+    obt/build_id=B/_PUBLISHED.json                                     (after the completion message)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from obt_contract import ContractError
+from obt_contract.sources import VENDOR_SOURCES
+
+MANIFEST_NAME = "_MANIFEST.json"
+MARKER_NAME = "_PUBLISHED.json"
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_PURCHASE_OBJECT = re.compile(
+    r"^(?P<table>[a-z_][a-z0-9_]*)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/run_id=(?P<run>[^/]+)/"
+    r"(?P<file>part-\d{5}\.csv\.gz|_MANIFEST\.json)$"
+)
+_VENDOR_OBJECT = re.compile(
+    rf"^(?P<source>{'|'.join(VENDOR_SOURCES)})/ingest_date=(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/(?P<file>[^/]+\.csv(?:\.gz)?)$"
+)
+
+
+class LayoutError(ContractError):
+    """An object name or id that does not follow the layout."""
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise LayoutError(f"not a YYYY-MM-DD date: {text!r}") from exc
+
+
+def check_run_id(run_id: str) -> str:
+    if not _RUN_ID.match(run_id):
+        raise LayoutError(f"run id must match {_RUN_ID.pattern}, got {run_id!r}")
+    return run_id
+
+
+def snapshot_prefix(table: str, ingest_date: date, run_id: str) -> str:
+    return f"{table}/ingest_date={ingest_date.isoformat()}/run_id={check_run_id(run_id)}/"
+
+
+def part_name(table: str, ingest_date: date, run_id: str, index: int) -> str:
+    return f"{snapshot_prefix(table, ingest_date, run_id)}part-{index:05d}.csv.gz"
+
+
+def snapshot_manifest_name(table: str, ingest_date: date, run_id: str) -> str:
+    return snapshot_prefix(table, ingest_date, run_id) + MANIFEST_NAME
+
+
+def vendor_prefix(source: str, ingest_date: date) -> str:
+    if source not in VENDOR_SOURCES:
+        raise LayoutError(f"unknown vendor source {source!r}")
+    return f"{source}/ingest_date={ingest_date.isoformat()}/"
+
+
+@dataclass(frozen=True)
+class RawObject:
+    """A raw object that matters to the pipeline; ``kind`` is ``snapshot_part``, ``snapshot_manifest`` or ``vendor``."""
+
+    kind: str
+    source: str
+    ingest_date: date
+    name: str
+    run_id: str = ""
+
+
+def classify_raw(name: str) -> RawObject | None:
+    """Recognise a raw object name; ``None`` means the pipeline ignores it."""
+    match = _PURCHASE_OBJECT.match(name)
+    if match:
+        kind = "snapshot_manifest" if match["file"] == MANIFEST_NAME else "snapshot_part"
+        return RawObject(kind, match["table"], parse_date(match["date"]), name, match["run"])
+    match = _VENDOR_OBJECT.match(name)
+    if match:
+        return RawObject("vendor", match["source"], parse_date(match["date"]), name)
+    return None
+
+
+def build_prefix(build_id: str) -> str:
+    return f"obt/build_id={build_id}/"
+
+
+def build_manifest_name(build_id: str) -> str:
+    return build_prefix(build_id) + MANIFEST_NAME
+
+
+def build_marker_name(build_id: str) -> str:
+    return build_prefix(build_id) + MARKER_NAME
+
+
+def quarantine_prefix(source: str, build_id: str) -> str:
+    return f"quarantine/{source}/build_id={build_id}/"
+
+
+def gs_uri(bucket: str, name: str) -> str:
+    return f"gs://{bucket}/{name}"
+
+
+def split_gs_uri(uri: str) -> tuple[str, str]:
+    """``gs://bucket/name`` -> ``(bucket, name)``."""
+    if not uri.startswith("gs://"):
+        raise LayoutError(f"not a gs:// URI: {uri!r}")
+    bucket, _, name = uri[len("gs://") :].partition("/")
+    if not bucket or not name:
+        raise LayoutError(f"gs:// URI needs a bucket and an object name: {uri!r}")
+    return bucket, name

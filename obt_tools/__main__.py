@@ -1,0 +1,3 @@
+from obt_tools.cli import main
+
+raise SystemExit(main())

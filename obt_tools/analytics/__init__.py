@@ -1,0 +1,1 @@
+"""obt_tools/analytics."""

@@ -1,0 +1,59 @@
+"""``obt backfill``: publish completion messages for existing builds (see ``obt_tools.backfill``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import date
+
+from obt.config import Settings
+from obt.objects import BuildObjects
+from obt_tools import backfill
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "backfill",
+        help="publish a build's completion message again (load or reload it)",
+        description="Publish the completion message of existing builds to the build topic (the local Pub/Sub "
+        "emulator when OBT_ENV=local), exactly like `gcloud pubsub topics publish`. The loader skips builds "
+        "already loaded or older than the last loaded one, and says so in the load ledger.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--build-id", help="a build id (obt-…); its manifest is read from the curated bucket")
+    which.add_argument("--manifest", help="a manifest URI gs://CURATED/obt/build_id=B/_MANIFEST.json")
+    which.add_argument(
+        "--all-since", type=_date, metavar="YYYY-MM-DD", help="every build created on or after this day, oldest first"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the messages and gcloud commands; publish nothing"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    backfill.use_local_cloud(os.environ)
+    settings = Settings.from_env()
+    objects = BuildObjects(settings)
+    if args.build_id:
+        announcements = [backfill.for_build(settings, objects, args.build_id)]
+    elif args.manifest:
+        announcements = [backfill.for_manifest(settings, objects, args.manifest)]
+    else:
+        announcements = backfill.since(settings, objects, args.all_since)
+        if not announcements:
+            print(f"no builds created on or after {args.all_since.isoformat()} in gs://{settings.curated_bucket}")
+    for item in announcements:
+        if args.dry_run:
+            print(backfill.gcloud_command(settings, item))
+            continue
+        message_id = backfill.publish(settings, item)
+        print(f"published {item.build_id} ({item.status}) to {settings.topic_path}: message {message_id}")
+    return 0

@@ -1,0 +1,71 @@
+"""Insight commands.
+
+``obt report --out DIR [--state-dir DIR]``: the insight dashboard of the warehouse's OBT as one HTML file.
+``obt views [--state-dir DIR]``: (re)create the star schema views (``dim_*``, ``fact_movie_analytics``) over the OBT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from obt.config import Settings
+from obt.errors import UserError
+from obt.warehouse import open_warehouse
+from obt_tools.analytics import insights
+from obt_tools.analytics.report import write_report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write the insight dashboard (self-contained HTML) for movie_analytics.obt",
+        description="Runs the saved insight queries on the warehouse and writes DIR/index.html: charts embedded, "
+        "opens offline in any browser.",
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for index.html")
+    state_help = "local state folder whose warehouse.duckdb to use (default: OBT_STATE_DIR or .obt)"
+    parser.add_argument("--state-dir", type=Path, metavar="DIR", help=state_help)
+    parser.set_defaults(func=run)
+
+    views = subparsers.add_parser(
+        "views",
+        help="create or replace the star schema views (dim_*, fact_movie_analytics) over movie_analytics.obt",
+    )
+    views.add_argument("--state-dir", type=Path, metavar="DIR", help=state_help)
+    views.set_defaults(func=run_views)
+
+
+def settings_for(state_dir: Path | None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    if state_dir is not None:
+        # An explicit folder names the warehouse too: it beats OBT_WAREHOUSE_PATH from the environment.
+        env["OBT_STATE_DIR"] = str(state_dir)
+        env.pop("OBT_WAREHOUSE_PATH", None)
+    return Settings.from_env(env)
+
+
+def _existing_warehouse(state_dir: Path | None) -> Settings:
+    settings = settings_for(state_dir)
+    if settings.is_local and not settings.warehouse_path.is_file():
+        raise UserError(f"no local warehouse at {settings.warehouse_path}: run `obt demo` first or pass --state-dir")
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _existing_warehouse(args.state_dir)
+    result = insights.collect(open_warehouse(settings), settings)
+    path = write_report(result, args.out)
+    for line in insights.top_insights(result):
+        print(f"  {line}")
+    print(f"report for build {result.latest_build.build_id} written to {path}")
+    print(f"open it offline in any browser: {path.resolve().as_uri()}")
+    return 0
+
+
+def run_views(args: argparse.Namespace) -> int:
+    settings = _existing_warehouse(args.state_dir)
+    created = insights.create_star_schema(open_warehouse(settings), settings)
+    print(f"created or replaced views {', '.join(f'{settings.obt_dataset}.{name}' for name in created)}")
+    return 0

@@ -1,0 +1,384 @@
+"""``obt demo``: the whole event-driven chain on the local cloud, nothing short-circuited.
+
+The demo only does what the outside world does in production: it seeds the source database, calls
+``extract_postgres`` over HTTP the way Cloud Scheduler does, and uploads the vendor files into the raw
+bucket. Everything after that is the system's own doing: storage notifications → Eventarc stand-in →
+``on_raw_landed`` → local Dataproc → Spark job → Pub/Sub → ``load_obt`` → DuckDB. The demo watches the
+traces each stage leaves (the Dataproc batch, the curated manifest, the load ledger) and reports timings.
+
+:class:`DemoSession` exposes the steps one by one so end-to-end tests can replay them in other orders
+(vendor files first, duplicate uploads, a second day).
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from google.api_core import exceptions as gexc
+
+from obt import clients
+from obt.config import Settings
+from obt.errors import UserError
+from obt.extract import postgres
+from obt.log import get_logger
+from obt.trigger import raw_store
+from obt.trigger.planner import BuildPlan, plan_build
+from obt_contract import layout, sources
+from obt_tools import generate, seed
+from obt_tools.local import stack
+
+log = get_logger(__name__)
+
+SOURCES = (sources.PURCHASES, sources.MOVIE_REVIEW, sources.LOG_REVIEWS)
+SUFFIXES = (".csv", ".csv.gz", ".csv.xz")
+DEFAULT_SEED = 42
+WAIT_TIMEOUT_SECONDS = 20 * 60
+POLL_SECONDS = 0.25
+
+
+@dataclass
+class InputFiles:
+    purchases: Path
+    movie_review: Path
+    log_reviews: Path
+
+    def vendor(self) -> dict[str, Path]:
+        return {sources.MOVIE_REVIEW: self.movie_review, sources.LOG_REVIEWS: self.log_reviews}
+
+
+def find_inputs(data_dir: Path) -> InputFiles:
+    """The three source files in ``data_dir`` as ``.csv``, ``.csv.gz`` or ``.csv.xz``."""
+    found: dict[str, Path] = {}
+    for source in SOURCES:
+        candidates = [
+            data_dir / f"{source}{suffix}" for suffix in SUFFIXES if (data_dir / f"{source}{suffix}").is_file()
+        ]
+        if not candidates:
+            raise UserError(f"{data_dir} has no {source}.csv, .csv.gz or .csv.xz")
+        found[source] = candidates[0]
+    return InputFiles(found[sources.PURCHASES], found[sources.MOVIE_REVIEW], found[sources.LOG_REVIEWS])
+
+
+def generated_inputs(out: Path, scale: float, seed_value: int, id_offset: int = 0) -> InputFiles:
+    """Generate once per (scale, seed, offset, generator version) and reuse: the generator is deterministic."""
+    done = out / ".complete"
+    made = generate.made_from(scale=scale, seed=seed_value, id_offset=id_offset)
+    if not generate.is_current(done, made):
+        log.info("generating input files", folder=str(out), scale=scale, seed=seed_value)
+        generate.generate(out, scale, seed=seed_value, id_offset=id_offset)
+        done.write_text(made)
+    return find_inputs(out)
+
+
+def vendor_object(source: str, path: Path, ingest_date: date, cache_dir: Path) -> tuple[str, Path]:
+    """Object name and local file for a vendor upload.
+
+    ``.csv`` and ``.csv.gz`` go up as they are. The raw layout has no ``.xz`` (Spark cannot read it), so an
+    ``.xz`` file is decompressed once into ``cache_dir`` and uploaded as ``.csv``, as the vendor would send it.
+    """
+    prefix = layout.vendor_prefix(source, ingest_date)
+    if path.name.endswith(".csv.xz"):
+        plain = cache_dir / f"{source}.csv"
+        if not plain.exists() or plain.stat().st_mtime < path.stat().st_mtime:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = plain.with_suffix(".partial")
+            with lzma.open(path) as src, tmp.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            tmp.replace(plain)
+        return f"{prefix}{source}.csv", plain
+    suffix = ".csv.gz" if path.name.endswith(".csv.gz") else ".csv"
+    return f"{prefix}{source}{suffix}", path
+
+
+@contextmanager
+def restored_environment() -> Iterator[None]:
+    """Undo what :meth:`DemoSession.start` does to this process's environment (tests, benchmarks)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        clients.reset()
+
+
+@dataclass
+class Stage:
+    name: str
+    started: float | None = None
+    finished: float | None = None
+    detail: str = ""
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or time.monotonic()) - self.started
+
+
+@dataclass
+class LoadOutcome:
+    build_id: str
+    batch: dict[str, Any]
+    manifest: dict[str, Any]
+    ledger: dict[str, Any]
+    last_upload_at: float
+    submitted_at: float
+    spark_seconds: float
+    loaded_at: float
+
+    @property
+    def latency_seconds(self) -> float:
+        """From the last input upload to the OBT loaded."""
+        return self.loaded_at - self.last_upload_at
+
+    @property
+    def outside_spark_seconds(self) -> float:
+        return max(0.0, self.latency_seconds - self.spark_seconds)
+
+
+@dataclass
+class DemoSession:
+    """The local cloud plus the demo's client-side view of it (this process acts as scheduler and vendor)."""
+
+    state_dir: Path
+    stages: list[Stage] = field(default_factory=list)
+    on_change: Callable[[DemoSession], None] | None = None
+    # Tests set it so the local cloud dies with them even when they are killed before ``stop``.
+    die_with_parent: bool = False
+    settings: Settings = field(init=False)
+    last_upload_at: float = field(init=False, default=0.0)
+
+    def start(self) -> None:
+        with self.stage("start local cloud"):
+            stack.up(self.state_dir, die_with_parent=self.die_with_parent)
+            os.environ.update(stack.stack_env(self.state_dir))
+            clients.reset()
+            self.settings = Settings.from_env()
+
+    def stop(self) -> None:
+        stack.down(self.state_dir)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[Stage]:
+        current = Stage(name, started=time.monotonic())
+        self.stages.append(current)
+        self._changed()
+        try:
+            yield current
+        finally:
+            current.finished = time.monotonic()
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def service_url(self, name: str) -> str:
+        record = stack.read_stack(self.state_dir) or {}
+        try:
+            return record["services"][name]["url"]
+        except KeyError:
+            raise UserError(f"the local cloud has no {name} service; is functions/{name}/main.py there?") from None
+
+    def seed_postgres(self, csv_path: Path) -> int:
+        with self.stage("seed PostgreSQL") as current:
+            conn = postgres.connect(self.settings)
+            try:
+                rows = seed.seed(conn, csv_path).rows
+            finally:
+                conn.close()
+            current.detail = f"{rows:,} rows"
+        return rows
+
+    def extract(self, ingest_date: date) -> dict[str, Any]:
+        """What Cloud Scheduler does: POST the job's body to the function's URL."""
+        with self.stage("extract (scheduler → extract_postgres)") as current:
+            response = requests.post(
+                self.service_url("extract_postgres"),
+                json={"tables": [sources.PURCHASES], "ingest_date": ingest_date.isoformat()},
+                headers={"User-Agent": "Google-Cloud-Scheduler"},
+                timeout=600,
+            )
+            if response.status_code != 200:
+                raise UserError(f"extract_postgres answered {response.status_code}: {response.text[:500]}")
+            [snapshot] = response.json()["snapshots"]
+            manifest = snapshot["manifest"]
+            reused = " (complete snapshot reused)" if snapshot["reused"] else ""
+            current.detail = f"{manifest['total_rows']:,} rows in {len(manifest['parts'])} part(s){reused}"
+            self.last_upload_at = time.monotonic()
+        return manifest
+
+    def upload_vendor(self, source: str, path: Path, ingest_date: date) -> str:
+        """What the vendor does: put the file into the raw bucket."""
+        name, local = vendor_object(source, path, ingest_date, self.state_dir / "data" / "vendor-plain")
+        with self.stage(f"upload {name}") as current:
+            blob = clients.storage(self.settings).bucket(self.settings.raw_bucket).blob(name)
+            content_type = "application/gzip" if name.endswith(".gz") else "text/csv"
+            blob.upload_from_filename(str(local), content_type=content_type)
+            current.detail = f"{local.stat().st_size / 1e6:.1f} MB"
+            self.last_upload_at = time.monotonic()
+        return name
+
+    def expected_build(self) -> BuildPlan:
+        """The build the system must make from what the raw bucket holds now (same planner as on_raw_landed)."""
+        plan = plan_build(raw_store.list_raw(self.settings), raw_store.manifest_reader(self.settings))
+        if plan.build is None:
+            raise UserError("no build is due yet; missing: " + "; ".join(plan.missing))
+        return plan.build
+
+    def wait_for_load(self, build_id: str, timeout: float = WAIT_TIMEOUT_SECONDS) -> LoadOutcome:
+        """Watch the batch, the curated manifest and the ledger until the build is loaded (or fails)."""
+        deadline = time.monotonic() + timeout
+        started = self.last_upload_at or time.monotonic()
+        routing = Stage("event → batch submitted", started=started)
+        spark = Stage("Spark job (local Dataproc)")
+        loading = Stage("completion message → load_obt MERGE")
+        self.stages += [routing, spark, loading]
+        batch_name = f"projects/{self.settings.project}/locations/{self.settings.region}/batches/{build_id}"
+        manifest_name = layout.build_manifest_name(build_id)
+        batch: dict[str, Any] = {}
+        manifest: dict[str, Any] = {}
+        submitted_at = 0.0
+        while time.monotonic() < deadline:
+            if not batch or batch.get("state") not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                batch = self._batch(batch_name)
+                if batch and routing.finished is None:
+                    routing.finished = submitted_at = time.monotonic()
+                    spark.started = submitted_at
+                    routing.detail = f"batch {build_id}"
+                if batch:
+                    spark.detail = batch["state"]
+                if batch.get("state") in ("FAILED", "CANCELLED"):
+                    spark.finished = time.monotonic()
+                    raise UserError(f"batch {build_id} {batch['state']}: {batch.get('state_message', '')}")
+            if batch.get("state") == "SUCCEEDED" and not manifest:
+                manifest = self._read_curated_json(manifest_name)
+                if manifest:
+                    spark.finished = loading.started = time.monotonic()
+                    spark.detail = f"status {manifest['status']}, {manifest['obt']['rows']:,} OBT rows"
+            if manifest:
+                ledger = self._ledger(build_id)
+                if ledger is not None:
+                    loading.finished = time.monotonic()
+                    loading.detail = ledger_detail(ledger)
+                    self._changed()
+                    assert spark.started is not None and spark.finished is not None
+                    return LoadOutcome(
+                        build_id,
+                        batch,
+                        manifest,
+                        ledger,
+                        started,
+                        submitted_at,
+                        spark.finished - spark.started,
+                        loading.finished,
+                    )
+            self._changed()
+            time.sleep(POLL_SECONDS)
+        logs = self.state_dir / "logs"
+        raise UserError(f"build {build_id} was not loaded within {timeout:.0f} s; see the service logs in {logs}")
+
+    def _batch(self, name: str) -> dict[str, Any]:
+        from google.cloud import dataproc_v1
+
+        try:
+            found = clients.batches(self.settings).get_batch(name=name)
+        except gexc.NotFound:
+            return {}
+        return {
+            "state": dataproc_v1.Batch.State(found.state).name,
+            "state_message": found.state_message,
+        }
+
+    def _read_curated_json(self, name: str) -> dict[str, Any]:
+        blob = clients.storage(self.settings).bucket(self.settings.curated_bucket).blob(name)
+        try:
+            return json.loads(blob.download_as_bytes())
+        except gexc.NotFound:
+            return {}
+
+    def _ledger(self, build_id: str) -> dict[str, Any] | None:
+        from obt.warehouse import open_warehouse
+
+        if not self.settings.warehouse_path.exists():
+            return None
+        rows = open_warehouse(self.settings).query(
+            f"SELECT * FROM {self.settings.ops_dataset}.load_ledger WHERE build_id = @build_id "
+            "AND outcome IN ('loaded', 'skipped') ORDER BY finished_at DESC LIMIT 1",
+            {"build_id": build_id},
+        )
+        return rows[0] if rows else None
+
+
+def ledger_detail(ledger: dict[str, Any]) -> str:
+    if ledger["outcome"] != "loaded":
+        return f"{ledger['outcome']}: {ledger.get('reason') or ''}"
+    return f"+{ledger['rows_inserted'] or 0:,} ~{ledger['rows_updated'] or 0:,} -{ledger['rows_deleted'] or 0:,} rows"
+
+
+@dataclass
+class DemoOptions:
+    state_dir: Path
+    data_dir: Path | None = None
+    scale: float = 1.0
+    seed: int = DEFAULT_SEED
+    keep_running: bool = False
+    ingest_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+
+
+@dataclass
+class DemoResult:
+    state_dir: Path
+    outcome: LoadOutcome
+    stages: list[Stage]
+    obt_rows: int
+    insights: list[str]
+
+
+def prepare_inputs(options: DemoOptions) -> InputFiles:
+    if options.data_dir is not None:
+        if not options.data_dir.is_dir():
+            raise UserError(f"--data-dir {options.data_dir} is not a folder")
+        return find_inputs(options.data_dir)
+    out = options.state_dir / "data" / f"generated-scale{options.scale:g}-seed{options.seed}"
+    return generated_inputs(out, options.scale, options.seed)
+
+
+def run(options: DemoOptions, on_change: Callable[[DemoSession], None] | None = None) -> DemoResult:
+    """Start the local cloud, feed it like production is fed, wait for the OBT, summarise."""
+    from obt.warehouse import open_warehouse
+    from obt_tools.analytics import insights
+
+    session = DemoSession(options.state_dir, on_change=on_change)
+    try:
+        session.start()
+        with session.stage("prepare input files") as current:
+            files = prepare_inputs(options)
+            current.detail = str(files.purchases.parent)
+        session.seed_postgres(files.purchases)
+        session.extract(options.ingest_date)
+        for source, path in files.vendor().items():
+            session.upload_vendor(source, path, options.ingest_date)
+        build = session.expected_build()
+        outcome = session.wait_for_load(build.build_id)
+        warehouse = open_warehouse(session.settings)
+        obt_table = f"{session.settings.obt_dataset}.{session.settings.obt_table}"
+        obt_rows = int(warehouse.query(f"SELECT COUNT(*) AS n FROM {obt_table}")[0]["n"])
+        insights.create_star_schema(warehouse, session.settings)
+        headlines = insights.top_insights(insights.collect(warehouse, session.settings))
+        return DemoResult(options.state_dir, outcome, session.stages, obt_rows, headlines)
+    finally:
+        if not options.keep_running:
+            session.stop()

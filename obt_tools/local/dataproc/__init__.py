@@ -1,0 +1,9 @@
+"""A local stand-in for Dataproc Serverless batches: the v1 REST API over a spark-submit queue.
+
+Run it with ``python -m obt_tools.local.dataproc --host 127.0.0.1 --port P --state-dir D``; point the official
+client at it with ``obt.clients.batch_client(region, "http://127.0.0.1:P")``.
+"""
+
+from obt_tools.local.dataproc.server import DataprocServer, DataprocService
+
+__all__ = ["DataprocServer", "DataprocService"]
