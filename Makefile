@@ -41,9 +41,11 @@ bench: $(STAMP) system-deps
 deploy:
 	scripts/deploy.sh deploy $(if $(PROJECT),--project $(PROJECT)) $(if $(REGION),--region $(REGION)) $(if $(NAME_PREFIX),--name-prefix $(NAME_PREFIX))
 
-# The Spark job's package for Dataproc --py-files; the entry point spark_jobs/build_obt.py is uploaded as is.
-job-package: $(STAMP)
-	$(BIN)/python spark_jobs/package.py dist/spark_job.zip
+# The Spark job's package for Dataproc --py-files, dist/spark_job.zip (obt_job + obt_contract), built by
+# scripts/archives.py like every deployed archive (standard library only: no venv needed); the entry point
+# spark_jobs/build_obt.py is uploaded as is.
+job-package:
+	$(PYTHON) scripts/archives.py job.package
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

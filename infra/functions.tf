@@ -1,6 +1,4 @@
-# The four Cloud Functions (2nd gen). Each archive is the function's folder plus the obt package at the
-# archive root, so `import obt` works as it does locally. Archive objects are named by content: a change
-# in either redeploys the function, an unchanged one does not.
+# The four Cloud Functions (2nd gen), each deployed from its archive in the sources bucket (archives.tf).
 
 locals {
   function_specs = {
@@ -40,43 +38,6 @@ locals {
       concurrency   = 1
     }
   }
-
-  # The obt package without obt/local (the local cloud, never imported by a function).
-  package_files = [
-    for file in fileset("${path.module}/../obt", "**/*.{py,sql,json,html}") : file
-    if !startswith(file, "local/") && !strcontains(file, "__pycache__")
-  ]
-}
-
-data "archive_file" "fn" {
-  for_each = local.functions
-
-  type        = "zip"
-  output_path = "${path.module}/.build/${each.key}.zip"
-
-  dynamic "source" {
-    for_each = fileset("${path.module}/../functions/${each.key}", "{main.py,requirements.txt}")
-    content {
-      content  = file("${path.module}/../functions/${each.key}/${source.value}")
-      filename = source.value
-    }
-  }
-
-  dynamic "source" {
-    for_each = local.package_files
-    content {
-      content  = file("${path.module}/../obt/${source.value}")
-      filename = "obt/${source.value}"
-    }
-  }
-}
-
-resource "google_storage_bucket_object" "fn" {
-  for_each = local.functions
-
-  name   = "functions/${each.key}-${data.archive_file.fn[each.key].output_md5}.zip"
-  bucket = google_storage_bucket.sources.name
-  source = data.archive_file.fn[each.key].output_path
 }
 
 resource "google_cloudfunctions2_function" "fn" {

@@ -47,6 +47,7 @@ locals {
   # function can miss one; local-only settings (emulators, state folder, passwords) are never set here.
   function_env = {
     OBT_ENV                      = "gcp"
+    OBT_WAREHOUSE                = "bigquery"
     OBT_PROJECT                  = var.project
     OBT_REGION                   = var.region
     OBT_RAW_BUCKET               = google_storage_bucket.raw.name

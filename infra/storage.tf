@@ -154,23 +154,3 @@ resource "google_storage_bucket_iam_member" "access_logs_writer" {
   role   = "roles/storage.objectCreator"
   member = "group:cloud-storage-analytics@google.com"
 }
-
-# The Spark job: main file and its package, named by content so a running batch never sees a new version.
-data "archive_file" "job_package" {
-  type        = "zip"
-  source_dir  = "${path.module}/../spark_jobs"
-  excludes    = ["build_obt.py", "**/__pycache__/**", "**/*.pyc"]
-  output_path = "${path.module}/.build/obt_job.zip"
-}
-
-resource "google_storage_bucket_object" "job_main" {
-  name   = "spark_jobs/build_obt-${filemd5("${path.module}/../spark_jobs/build_obt.py")}.py"
-  bucket = google_storage_bucket.sources.name
-  source = "${path.module}/../spark_jobs/build_obt.py"
-}
-
-resource "google_storage_bucket_object" "job_package" {
-  name   = "spark_jobs/obt_job-${data.archive_file.job_package.output_md5}.zip"
-  bucket = google_storage_bucket.sources.name
-  source = data.archive_file.job_package.output_path
-}

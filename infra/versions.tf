@@ -10,9 +10,9 @@ terraform {
       source  = "hashicorp/google-beta"
       version = "6.45.0"
     }
-    archive = {
-      source  = "hashicorp/archive"
-      version = "2.7.1"
+    external = {
+      source  = "hashicorp/external"
+      version = "2.3.5"
     }
   }
 }

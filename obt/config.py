@@ -1,20 +1,28 @@
 """Settings, read once from the environment.
 
-One setting (``OBT_ENV``) chooses the adapters: ``local`` (DuckDB warehouse, emulators reached through
-the official clients) or ``gcp``. Storage, Pub/Sub and Dataproc always go through Google's client
-libraries; locally they are pointed at the emulators by ``STORAGE_EMULATOR_HOST``,
-``PUBSUB_EMULATOR_HOST`` and ``OBT_DATAPROC_ENDPOINT``.
+``OBT_ENV`` says where the code runs: ``local`` (the local cloud of ``obt local up``) or ``gcp``.
+``OBT_WAREHOUSE`` chooses the warehouse adapter, ``duckdb`` or ``bigquery``; it defaults to DuckDB locally
+and BigQuery on GCP, and is a setting of its own so that either can be paired with either. Storage, Pub/Sub
+and Dataproc always go through Google's client libraries; locally they are pointed at the emulators by
+``STORAGE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST`` and ``OBT_DATAPROC_ENDPOINT``.
+
+Deployed code reads them with :func:`settings`, once per process (a function instance serves many
+events); the CLI and tests call ``Settings.from_env()`` for the environment of the moment.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from obt_contract.sources import PURCHASES
+
 BUILD_TOPIC = "obt-build-complete"
+WAREHOUSES = ("duckdb", "bigquery")
 
 
 class ConfigError(ValueError):
@@ -85,7 +93,8 @@ class Settings:
     # obt reconcile: how far back to look for batches that ended without a completion message.
     reconcile_lookback_hours: int = 72
 
-    # Warehouse.
+    # Warehouse: "duckdb" (the file at warehouse_path) or "bigquery".
+    warehouse: str = "duckdb"
     warehouse_path: Path = Path(".obt/warehouse.duckdb")
     bq_location: str = "US"
     obt_dataset: str = "movie_analytics"
@@ -103,7 +112,7 @@ class Settings:
     cloudsql_ip_type: str = "public"
     pg_iam_auth: bool = False
     pg_password_secret: str = ""
-    extract_tables: tuple[str, ...] = ("user_purchase",)
+    extract_tables: tuple[str, ...] = (PURCHASES,)
     extract_part_bytes: int = 64 * 1024 * 1024
 
     @property
@@ -120,6 +129,9 @@ class Settings:
         kind = _get(env, "OBT_ENV", "local")
         if kind not in ("local", "gcp"):
             raise ConfigError(f"OBT_ENV must be 'local' or 'gcp', got {kind!r}")
+        warehouse = _get(env, "OBT_WAREHOUSE") or ("duckdb" if kind == "local" else "bigquery")
+        if warehouse not in WAREHOUSES:
+            raise ConfigError(f"OBT_WAREHOUSE must be 'duckdb' or 'bigquery', got {warehouse!r}")
         state_dir = Path(_get(env, "OBT_STATE_DIR", ".obt"))
         project = _get(env, "OBT_PROJECT") or _get(env, "GOOGLE_CLOUD_PROJECT") or cls.project
         share = _float(env, "OBT_DQ_MAX_QUARANTINE_SHARE", cls.dq_max_quarantine_share)
@@ -142,6 +154,7 @@ class Settings:
             job_py_files=_csv(env, "OBT_JOB_PY_FILES", ""),
             dq_max_quarantine_share=share,
             reconcile_lookback_hours=_int(env, "OBT_RECONCILE_LOOKBACK_HOURS", cls.reconcile_lookback_hours),
+            warehouse=warehouse,
             warehouse_path=Path(_get(env, "OBT_WAREHOUSE_PATH") or state_dir / "warehouse.duckdb"),
             bq_location=_get(env, "OBT_BQ_LOCATION", cls.bq_location),
             obt_dataset=_get(env, "OBT_DATASET", cls.obt_dataset),
@@ -157,6 +170,17 @@ class Settings:
             cloudsql_ip_type=_get(env, "OBT_CLOUDSQL_IP_TYPE", cls.cloudsql_ip_type),
             pg_iam_auth=_get(env, "OBT_PG_IAM_AUTH").lower() in ("1", "true", "yes"),
             pg_password_secret=_get(env, "OBT_PG_PASSWORD_SECRET"),
-            extract_tables=_csv(env, "OBT_EXTRACT_TABLES", "user_purchase"),
+            extract_tables=_csv(env, "OBT_EXTRACT_TABLES", PURCHASES),
             extract_part_bytes=_int(env, "OBT_EXTRACT_PART_BYTES", cls.extract_part_bytes),
         )
+
+
+@functools.cache
+def settings() -> Settings:
+    """The process's settings, read from the environment on first use (what the functions call)."""
+    return Settings.from_env()
+
+
+def reset() -> None:
+    """Read the environment again on the next :func:`settings` (tests that change it)."""
+    settings.cache_clear()

@@ -95,8 +95,18 @@ def classify_raw(name: str) -> RawObject | None:
     return None
 
 
+BUILDS_PREFIX = "obt/build_id="
+_BUILD_MANIFEST = re.compile("^" + re.escape(BUILDS_PREFIX) + r"(?P<build>[^/]+)/" + re.escape(MANIFEST_NAME) + "$")
+
+
 def build_prefix(build_id: str) -> str:
-    return f"obt/build_id={build_id}/"
+    return f"{BUILDS_PREFIX}{build_id}/"
+
+
+def build_of_manifest(name: str) -> str | None:
+    """The build id of a curated ``obt/build_id=B/_MANIFEST.json`` name; ``None`` for any other object."""
+    match = _BUILD_MANIFEST.match(name)
+    return match["build"] if match else None
 
 
 def build_manifest_name(build_id: str) -> str:

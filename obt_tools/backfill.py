@@ -4,7 +4,8 @@
       '{"build_id":"obt-B","manifest_uri":"gs://CURATED/obt/build_id=obt-B/_MANIFEST.json","status":"succeeded"}'
 
 The loader then treats it like any other delivery: a build already loaded, or older than the last
-loaded one, is skipped with a ledger row saying so. The status is taken from the build's manifest.
+loaded one, is skipped with a ledger row saying so. The status is taken from the build's manifest. The
+message goes out through ``Services.publisher`` with the attribute ``origin=backfill``.
 """
 
 from __future__ import annotations
@@ -15,22 +16,27 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from obt import clients
 from obt.config import Settings
 from obt.errors import PermanentError, UserError
 from obt.log import get_logger
+from obt.services import Services
 from obt_contract.layout import build_manifest_name, gs_uri
-from obt_contract.message import MessageError, build_message, check_build_id, check_manifest_uri
+from obt_contract.message import (
+    STATUSES,
+    CompletionMessage,
+    MessageError,
+    check_build_id,
+    check_manifest_uri,
+    completion_message,
+    encode,
+)
 
 log = get_logger(__name__)
 
-
-class Objects(Protocol):
-    def read_json(self, uri: str) -> dict[str, Any]: ...
-
-    def manifest_uris(self, bucket: str) -> list[str]: ...
+ORIGIN = "backfill"
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,12 @@ class Announcement:
     created_at: str | None
 
     @property
+    def message(self) -> CompletionMessage:
+        return completion_message(self.build_id, self.manifest_uri, self.status, self.reason)
+
+    @property
     def data(self) -> bytes:
-        return build_message(self.build_id, self.manifest_uri, self.status, self.reason)
+        return encode(self.message)
 
 
 def use_local_cloud(environ: MutableMapping[str, str]) -> None:
@@ -74,7 +84,7 @@ def use_local_cloud(environ: MutableMapping[str, str]) -> None:
 
 def _announcement(doc: dict[str, Any], uri: str) -> Announcement:
     status = doc.get("status")
-    if status not in ("succeeded", "failed"):
+    if status not in STATUSES:
         raise UserError(f"{uri}: manifest status must be succeeded or failed, got {status!r}")
     watermark = doc.get("input_watermark")
     return Announcement(
@@ -87,27 +97,30 @@ def _announcement(doc: dict[str, Any], uri: str) -> Announcement:
     )
 
 
-def _read(objects: Objects, uri: str) -> dict[str, Any]:
+def _read(services: Services, uri: str) -> dict[str, Any]:
     try:
-        return objects.read_json(uri)
+        doc = services.objects.read_json(uri)
     except PermanentError as exc:
         raise UserError(str(exc)) from exc
+    if doc is None:
+        raise UserError(f"object not found: {uri}")
+    return doc
 
 
-def for_build(settings: Settings, objects: Objects, build_id: str) -> Announcement:
+def for_build(settings: Settings, services: Services, build_id: str) -> Announcement:
     try:
         check_build_id(build_id)
     except MessageError as exc:
         raise UserError(str(exc)) from exc
     uri = gs_uri(settings.curated_bucket, build_manifest_name(build_id))
-    doc = _read(objects, uri)
+    doc = _read(services, uri)
     if doc.get("build_id") != build_id:
         raise UserError(f"{uri} names build {doc.get('build_id')!r}, not {build_id}")
     return _announcement(doc, uri)
 
 
-def for_manifest(settings: Settings, objects: Objects, uri: str) -> Announcement:
-    doc = _read(objects, uri)
+def for_manifest(settings: Settings, services: Services, uri: str) -> Announcement:
+    doc = _read(services, uri)
     try:
         build_id = check_build_id(doc.get("build_id"))
         check_manifest_uri(uri, build_id, settings.curated_bucket)
@@ -125,11 +138,13 @@ def _created_on_or_after(created_at: str | None, since: date) -> bool:
         return False
 
 
-def since(settings: Settings, objects: Objects, day: date) -> list[Announcement]:
+def since(settings: Settings, services: Services, day: date) -> list[Announcement]:
     """Every build created on or after ``day``, oldest input first (the order the loader expects)."""
     found = []
-    for uri in objects.manifest_uris(settings.curated_bucket):
-        doc = objects.read_json(uri)
+    for uri in services.objects.manifest_uris(settings.curated_bucket):
+        doc = services.objects.read_json(uri)
+        if doc is None:  # deleted since the listing
+            continue
         if isinstance(doc.get("build_id"), str) and _created_on_or_after(doc.get("created_at"), day):
             found.append(_announcement(doc, uri))
     return sorted(found, key=lambda a: (a.input_watermark is None, a.input_watermark or 0, a.build_id))
@@ -142,10 +157,9 @@ def gcloud_command(settings: Settings, announcement: Announcement) -> str:
     )
 
 
-def publish(settings: Settings, announcement: Announcement, timeout: float = 60.0) -> str:
+def publish(settings: Settings, services: Services, announcement: Announcement) -> str:
     """Publish the completion message; returns the Pub/Sub message id."""
-    future = clients.publisher_client().publish(settings.topic_path, announcement.data)
-    message_id = future.result(timeout=timeout)
+    message_id = services.publisher.publish(announcement.message, ORIGIN)
     log.info(
         "backfill published",
         build_id=announcement.build_id,

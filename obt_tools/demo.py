@@ -32,8 +32,9 @@ from obt.config import Settings
 from obt.errors import UserError
 from obt.extract import postgres
 from obt.log import get_logger
-from obt.trigger import raw_store
-from obt.trigger.planner import BuildPlan, plan_build
+from obt.services import Services
+from obt.trigger.planner import BuildPlan
+from obt.trigger.service import current_plan
 from obt_contract import layout, sources
 from obt_tools import generate, seed
 from obt_tools.local import stack
@@ -233,7 +234,7 @@ class DemoSession:
 
     def expected_build(self) -> BuildPlan:
         """The build the system must make from what the raw bucket holds now (same planner as on_raw_landed)."""
-        plan = plan_build(raw_store.list_raw(self.settings), raw_store.manifest_reader(self.settings))
+        plan = current_plan(self.settings, Services.from_settings(self.settings))
         if plan.build is None:
             raise UserError("no build is due yet; missing: " + "; ".join(plan.missing))
         return plan.build

@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from obt.config import Settings
+from obt.errors import TransientError
 from obt.log import get_logger
-from obt.retryable import is_transient
+from obt.objects import Objects
 from obt.warehouse.base import Warehouse
 
 log = get_logger(__name__)
@@ -26,11 +27,13 @@ class Status:
     notes: list[str] = field(default_factory=list)
 
 
-def recent_builds(objects: Any, settings: Settings, limit: int) -> list[dict[str, Any]]:
+def recent_builds(objects: Objects, settings: Settings, limit: int) -> list[dict[str, Any]]:
     uris = objects.manifest_uris(settings.curated_bucket)[-limit:]
     builds = []
     for uri in reversed(uris):
         doc = objects.read_json(uri)
+        if doc is None:  # deleted since the listing
+            continue
         obt = doc.get("obt") or {}
         builds.append(
             {
@@ -45,7 +48,7 @@ def recent_builds(objects: Any, settings: Settings, limit: int) -> list[dict[str
     return builds
 
 
-def collect(settings: Settings, warehouse: Warehouse | None, objects: Any, limit: int = 10) -> Status:
+def collect(settings: Settings, warehouse: Warehouse | None, objects: Objects | None, limit: int = 10) -> Status:
     """Gather what is reachable; an unreachable part becomes a note instead of an error."""
     status = Status()
     if objects is None:
@@ -53,9 +56,7 @@ def collect(settings: Settings, warehouse: Warehouse | None, objects: Any, limit
     else:
         try:
             status.builds = recent_builds(objects, settings, limit)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
+        except TransientError as exc:
             status.notes.append(f"builds unavailable (gs://{settings.curated_bucket}): {exc}")
     if warehouse is None:
         status.notes.append(f"no warehouse yet ({settings.warehouse_path}): nothing loaded")

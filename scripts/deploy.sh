@@ -5,10 +5,11 @@
 #   scripts/deploy.sh seed    FILE.csv[.gz|.xz] [--project P] ...   load user_purchase into Cloud SQL
 #   scripts/deploy.sh destroy [--project P] ...                      empty the buckets, then tear down
 #
-# The project also comes from $PROJECT or $GOOGLE_CLOUD_PROJECT. `deploy` runs `terraform apply`, which
-# zips each function with the obt package and uploads the archives and the Spark job files (content-named
-# objects in the sources bucket); it then attaches the dead-letter topic to load_obt's Eventarc-managed
-# subscription, which the Terraform provider cannot configure. Every step is safe to repeat.
+# The project also comes from $PROJECT or $GOOGLE_CLOUD_PROJECT. `deploy` builds the function archives and
+# the Spark job's package with scripts/archives.py, the build Terraform itself runs (infra/archives.tf), so a
+# packaging error stops the deploy before Terraform starts; then `terraform apply` uploads them (content-named
+# objects in the sources bucket) and deploys, and the script attaches the dead-letter topic to load_obt's
+# Eventarc-managed subscription, which the Terraform provider cannot configure. Every step is safe to repeat.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +48,7 @@ done
 
 command -v terraform >/dev/null || die "terraform is not installed (https://developer.hashicorp.com/terraform/install)"
 command -v gcloud >/dev/null || die "the Google Cloud CLI (gcloud) is not installed"
+command -v python3 >/dev/null || die "python3 is not installed (Terraform builds the archives with it)"
 [ -n "$project" ] || die "no project: pass --project P or set PROJECT"
 
 export TF_VAR_project="$project" TF_VAR_region="$region" TF_VAR_name_prefix="$prefix"
@@ -71,6 +73,7 @@ attach_dead_letter() {
 }
 
 deploy() {
+  python3 "$ROOT/scripts/archives.py"
   tf init -input=false
   tf apply -input=false "${extra[@]}"
   attach_dead_letter

@@ -14,7 +14,8 @@
 
 The project is ``obt-local`` (``Settings`` default), so ``Settings.from_env()`` needs no extra variables.
 Services are shared by the session: use unique object names, topics or tables per test. The cached
-clients of ``obt.clients`` are reset whenever an emulator variable changes.
+clients of ``obt.clients`` are reset whenever an emulator variable changes, and the settings the functions
+cache (``obt.config.settings()``) around every test, so each test's function calls see its environment.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from obt import clients
+from obt import clients, config
 from obt.config import Settings
 from obt_tools.local import gcs, procs, pubsub
 from obt_tools.local import postgres as pg
@@ -59,6 +60,13 @@ class GcsEmulator:
             "OBT_RAW_BUCKET": self.raw_bucket,
             "OBT_CURATED_BUCKET": self.curated_bucket,
         }
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    config.reset()
+    yield
+    config.reset()
 
 
 @pytest.fixture(scope="session")

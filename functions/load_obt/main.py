@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import functions_framework
 
-from obt.config import Settings
+from obt import config
 from obt.load.service import handle_event
-from obt.objects import BuildObjects
-from obt.warehouse import open_warehouse
+from obt.services import Services
 
 
 @functions_framework.cloud_event
 def load_obt(cloud_event) -> None:
-    # Settings are read per event (cheap); the Google clients behind them are cached per instance.
-    settings = Settings.from_env()
-    handle_event(
-        cloud_event.data,
-        settings=settings,
-        warehouse=open_warehouse(settings),
-        objects=BuildObjects(settings),
-        event_id=str(cloud_event["id"]),
-    )
+    settings = config.settings()
+    handle_event(cloud_event.data, settings, Services.from_settings(settings), event_id=str(cloud_event["id"]))

@@ -6,19 +6,14 @@ transient failures so that Eventarc redelivers. The logic lives in ``obt.trigger
 
 from __future__ import annotations
 
-import functools
-
 import functions_framework
 
-from obt.config import Settings
+from obt import config
+from obt.services import Services
 from obt.trigger.service import on_raw_landed as handle
-
-
-@functools.cache
-def _settings() -> Settings:
-    return Settings.from_env()
 
 
 @functions_framework.cloud_event
 def on_raw_landed(cloud_event) -> None:
-    handle(cloud_event, _settings())
+    settings = config.settings()
+    handle(cloud_event, settings, Services.from_settings(settings))

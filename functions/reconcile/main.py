@@ -6,18 +6,12 @@ Optional JSON body ``{"lookback_hours": N, "dry_run": true}``.
 
 from __future__ import annotations
 
-import functools
-
 import flask
 import functions_framework
 
-from obt.config import Settings
+from obt import config
 from obt.reconcile.service import handle_request
-
-
-@functools.cache
-def _settings() -> Settings:
-    return Settings.from_env()
+from obt.services import Services
 
 
 @functions_framework.http
@@ -25,5 +19,6 @@ def reconcile(request: flask.Request):
     payload = request.get_json(silent=True) if request.get_data() else None
     if request.get_data() and payload is None:
         return flask.jsonify({"error": "body must be JSON"}), 400
-    body, status = handle_request(payload, _settings())
+    settings = config.settings()
+    body, status = handle_request(payload, settings, Services.from_settings(settings))
     return flask.jsonify(body), status

@@ -28,9 +28,10 @@ from obt.extract.copyout import fast_copy_out
 from obt.extract.manifest import build_manifest, check_manifest
 from obt.extract.parts import GzipPartWriter, Part
 from obt.extract.postgres import quote_ident
-from obt.extract.storage import StorageFailure, delete_stale_parts, read_manifest, write_manifest
+from obt.extract.storage import StorageFailure, storage_errors
 from obt.log import get_logger
-from obt_contract.layout import gs_uri, snapshot_manifest_name, snapshot_prefix
+from obt.objects import NotJsonObject, Objects
+from obt_contract.layout import classify_raw, gs_uri, snapshot_manifest_name, snapshot_prefix
 
 log = get_logger(__name__)
 
@@ -107,7 +108,8 @@ def _rollback(cursor) -> None:
 
 def extract_table(
     connection: Callable[[], AbstractContextManager[Any]],
-    bucket,
+    objects: Objects,
+    bucket: str,
     *,
     table: str,
     ingest_date: date,
@@ -118,11 +120,12 @@ def extract_table(
 ) -> ExtractOutcome:
     """Export ``table`` for (ingest_date, run_id) unless that snapshot is already complete.
 
-    ``connection()`` yields a database connection; it is only opened when an export is needed.
+    ``connection()`` yields a database connection; it is only opened when an export is needed. The manifest
+    and leftover parts go through ``objects``; the parts themselves through ``open_part``.
     """
-    manifest_name = snapshot_manifest_name(table, ingest_date, run_id)
-    manifest_uri = gs_uri(bucket.name, manifest_name)
-    existing = _existing_manifest(bucket, manifest_name, table=table, run_id=run_id, ingest_date=ingest_date)
+    manifest_uri = gs_uri(bucket, snapshot_manifest_name(table, ingest_date, run_id))
+    expected = {"table": table, "run_id": run_id, "ingest_date": ingest_date}
+    existing = _existing_manifest(objects, manifest_uri, **expected)
     if existing is not None:
         log.info(
             "snapshot already complete, not exporting again",
@@ -154,9 +157,9 @@ def extract_table(
     if progress:
         progress(table, snapshot.rows, snapshot.rows)
 
-    delete_stale_parts(bucket, snapshot_prefix(table, ingest_date, run_id), {part.name for part in parts})
+    _delete_stale_parts(objects, bucket, snapshot_prefix(table, ingest_date, run_id), {part.name for part in parts})
     manifest = build_manifest(
-        bucket=bucket.name,
+        bucket=bucket,
         table=table,
         run_id=run_id,
         ingest_date=ingest_date,
@@ -164,9 +167,10 @@ def extract_table(
         columns=snapshot.columns,
         parts=parts,
     )
-    generation = write_manifest(bucket, manifest_name, manifest)
-    if generation is None:
-        winner = _existing_manifest(bucket, manifest_name, table=table, run_id=run_id, ingest_date=ingest_date)
+    with storage_errors(f"writing {manifest_uri}"):
+        created = objects.create_json(manifest_uri, manifest)
+    if not created:
+        winner = _existing_manifest(objects, manifest_uri, **expected)
         if winner is None:
             raise StorageFailure(f"{manifest_uri} exists (precondition failed) but cannot be read back")
         log.info("a concurrent attempt completed this snapshot first; returning its manifest", manifest=manifest_uri)
@@ -175,7 +179,6 @@ def extract_table(
         "snapshot exported",
         table=table,
         manifest=manifest_uri,
-        generation=generation,
         total_rows=manifest["total_rows"],
         parts=len(parts),
         snapshot_time=manifest["snapshot_time"],
@@ -183,13 +186,30 @@ def extract_table(
     return ExtractOutcome(manifest, manifest_uri, reused=False)
 
 
-def _existing_manifest(bucket, name: str, **expected: Any) -> dict[str, Any] | None:
-    found = read_manifest(bucket, name)
-    if found is None:
-        return None
-    doc, _generation = found
-    problems = check_manifest(doc, **expected)
+def _existing_manifest(objects: Objects, uri: str, **expected: Any) -> dict[str, Any] | None:
+    try:
+        with storage_errors(f"reading {uri}"):
+            doc = objects.read_json(uri)
+    except NotJsonObject as exc:
+        problems = [str(exc)]
+    else:
+        if doc is None:
+            return None
+        problems = check_manifest(doc, **expected)
     if problems:
         # Never overwrite a manifest downstream may already have consumed; a person must look at it.
-        raise PermanentError(f"gs://{bucket.name}/{name} exists but is not a usable manifest: {'; '.join(problems)}")
+        raise PermanentError(f"{uri} exists but is not a usable manifest: {'; '.join(problems)}")
     return doc
+
+
+def _delete_stale_parts(objects: Objects, bucket: str, prefix: str, keep: set[str]) -> None:
+    """Delete parts under ``prefix`` that a failed earlier attempt left and this run did not rewrite."""
+    deleted = []
+    with storage_errors(f"cleaning gs://{bucket}/{prefix}"):
+        for obj in objects.list_objects(bucket, prefix):
+            raw = classify_raw(obj.name)
+            stale = raw is not None and raw.kind == "snapshot_part" and obj.name not in keep
+            if stale and objects.delete(gs_uri(bucket, obj.name)):
+                deleted.append(obj.name)
+    if deleted:
+        log.info("deleted leftover parts of a failed attempt", prefix=prefix, parts=deleted)

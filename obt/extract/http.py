@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from obt.config import ConfigError, Settings
+from obt import config
+from obt.config import ConfigError
 from obt.errors import PermanentError, TransientError
 from obt.extract.request import BadRequest, parse_body
 from obt.extract.service import response_body, run_extract
@@ -28,7 +29,7 @@ def _json(status: int, body: dict[str, Any]) -> tuple[str, int, dict[str, str]]:
 def handle(request) -> tuple[str, int, dict[str, str]]:
     """``request`` is the Flask request functions-framework passes in."""
     try:
-        settings = Settings.from_env()
+        settings = config.settings()
         extract = parse_body(
             request.get_data(cache=False) or b"",
             allowed=settings.extract_tables,

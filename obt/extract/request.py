@@ -23,9 +23,10 @@ from typing import Any
 
 from obt.errors import UserError
 from obt_contract.layout import LayoutError, check_run_id
+from obt_contract.sources import PURCHASES
 
 DEFAULT_RUN_ID = "scheduled"
-DEFAULT_TABLES = ("user_purchase",)
+DEFAULT_TABLES = (PURCHASES,)
 _FIELDS = {"tables", "ingest_date", "run_id"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

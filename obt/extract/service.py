@@ -20,6 +20,7 @@ from obt.extract.export import ExtractOutcome, Progress, extract_table
 from obt.extract.postgres import is_transient, shared_connection, sqlstate
 from obt.extract.request import ExtractRequest
 from obt.extract.storage import GcsPartSink, storage_errors
+from obt.objects import GcsObjects
 from obt_contract.layout import part_name
 
 
@@ -38,6 +39,7 @@ def _database(settings: Settings) -> Iterator[Any]:
 
 
 def run_extract(settings: Settings, request: ExtractRequest, progress: Progress | None = None) -> list[ExtractOutcome]:
+    objects = GcsObjects(settings)
     with storage_errors(f"opening bucket gs://{settings.raw_bucket}"):
         bucket = clients.storage(settings).bucket(settings.raw_bucket)
     outcomes = []
@@ -49,7 +51,8 @@ def run_extract(settings: Settings, request: ExtractRequest, progress: Progress 
         outcomes.append(
             extract_table(
                 lambda: _database(settings),
-                bucket,
+                objects,
+                settings.raw_bucket,
                 table=table,
                 ingest_date=request.ingest_date,
                 run_id=request.run_id,

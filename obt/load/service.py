@@ -1,10 +1,10 @@
 """The load use case: one completion message -> at most one MERGE of the build into the OBT, and a ledger row.
 
-Pure orchestration over two ports (``Warehouse``, and ``Objects`` that reads the manifest), so the same
-code runs in the Cloud Function, the local stack and the tests. Decisions, in order:
+Pure orchestration over two of the ``Services`` (the warehouse, and the objects that hold the manifest), so
+the same code runs in the Cloud Function, the local stack and the tests. Decisions, in order:
 
 1. status ``failed`` in the message -> skipped (its manifest's data-quality counts are kept when it exists);
-2. manifest unreadable or inconsistent -> rejected (permanent: logged, acknowledged);
+2. manifest missing, unreadable or inconsistent -> rejected (permanent: logged, acknowledged);
 3. data-quality counts of the manifest -> ``obt_ops.dq_counts`` (once per build);
 4. manifest status not ``succeeded`` -> skipped;
 5. build already loaded -> skipped; older (``input_watermark``) than the last loaded build -> skipped;
@@ -31,20 +31,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from obt.config import Settings
 from obt.errors import PermanentError
 from obt.load.messages import CompletionMessage, MessageError, decode_pubsub_event, parse_message
 from obt.log import get_logger
+from obt.objects import Objects
+from obt.services import Services
 from obt.warehouse.base import Warehouse
 from obt_contract.layout import build_prefix
+from obt_contract.message import STATUSES
+from obt_contract.sources import LOG_REVIEWS
 
 log = get_logger(__name__)
-
-
-class Objects(Protocol):
-    def read_json(self, uri: str) -> dict[str, Any]: ...
 
 
 class InjectedFault(RuntimeError):
@@ -81,7 +81,7 @@ def parse_manifest(doc: Mapping[str, Any], message: CompletionMessage, curated_b
     if doc.get("build_id") != message.build_id:
         raise ManifestError(f"manifest build_id {doc.get('build_id')!r} differs from the message's {message.build_id}")
     status = doc.get("status")
-    if status not in ("succeeded", "failed"):
+    if status not in STATUSES:
         raise ManifestError(f"manifest status must be succeeded or failed, got {status!r}")
     watermark = doc.get("input_watermark")
     if not isinstance(watermark, int) or isinstance(watermark, bool):
@@ -114,6 +114,14 @@ def parse_manifest(doc: Mapping[str, Any], message: CompletionMessage, curated_b
     )
 
 
+def read_manifest(objects: Objects, message: CompletionMessage, curated_bucket: str) -> BuildManifest:
+    """The message's manifest, parsed; ``PermanentError`` when it is missing, not JSON or inconsistent."""
+    doc = objects.read_json(message.manifest_uri)
+    if doc is None:
+        raise ManifestError(f"object not found: {message.manifest_uri}")
+    return parse_manifest(doc, message, curated_bucket)
+
+
 def dq_rows(sources: Mapping[str, Any], metrics: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Manifest counts -> rows (source, measure, reason, row_count): per source read, kept and quarantined
     by reason; plus log locations kept but not recognised (``metrics.unknown_locations``)."""
@@ -138,7 +146,7 @@ def dq_rows(sources: Mapping[str, Any], metrics: Mapping[str, Any] | None = None
             if isinstance(unknown[location], int):
                 rows.append(
                     {
-                        "source": "log_reviews",
+                        "source": LOG_REVIEWS,
                         "measure": "unknown_location",
                         "reason": location,
                         "row_count": unknown[location],
@@ -187,15 +195,9 @@ def _ledger_row(message: CompletionMessage, message_id: str, started_at: datetim
     return row
 
 
-def load_build(
-    message: CompletionMessage,
-    *,
-    settings: Settings,
-    warehouse: Warehouse,
-    objects: Objects,
-    message_id: str = "",
-) -> LoadOutcome:
+def load_build(message: CompletionMessage, settings: Settings, services: Services, message_id: str = "") -> LoadOutcome:
     """Handle one validated completion message; see the module docstring for the decisions."""
+    warehouse = services.warehouse()
     started_at = _now()
     fields = {"build_id": message.build_id, "message_id": message_id}
 
@@ -219,7 +221,7 @@ def load_build(
     with warehouse.serialized():
         warehouse.ensure_schema()
         try:
-            return _decide_and_load(message, settings, warehouse, objects, finish, fields)
+            return _decide_and_load(message, settings, warehouse, services.objects, finish, fields)
         except Exception as exc:
             # Visible in the ledger, then re-raised so the platform redelivers; a ledger write failing
             # here (warehouse down) must not hide the original error.
@@ -241,13 +243,13 @@ def _decide_and_load(
     if message.status != "succeeded":
         # Nothing to load, but a failed build's manifest (when it got that far) says why in its counts.
         try:
-            failed = parse_manifest(objects.read_json(message.manifest_uri), message, settings.curated_bucket)
+            failed = read_manifest(objects, message, settings.curated_bucket)
             warehouse.record_dq_counts(message.build_id, dq_rows(failed.sources, failed.metrics))
         except PermanentError as exc:
             log.info("no data-quality counts for the failed build", reason=str(exc), **fields)
         return finish("skipped", f"build failed: {message.reason or 'no reason given'}")
     try:
-        manifest = parse_manifest(objects.read_json(message.manifest_uri), message, settings.curated_bucket)
+        manifest = read_manifest(objects, message, settings.curated_bucket)
     except PermanentError as exc:
         return finish("rejected", f"manifest unusable: {exc}")
     context = {
@@ -304,14 +306,7 @@ def _decide_and_load(
     return outcome
 
 
-def handle_event(
-    event_data: object,
-    *,
-    settings: Settings,
-    warehouse: Warehouse,
-    objects: Objects,
-    event_id: str = "",
-) -> LoadOutcome | None:
+def handle_event(event_data: object, settings: Settings, services: Services, event_id: str = "") -> LoadOutcome | None:
     """A messagePublished CloudEvent's data -> ``load_build``; ``None`` when the message is malformed
     (logged and acknowledged: redelivering the same bytes cannot help)."""
     try:
@@ -320,6 +315,4 @@ def handle_event(
     except MessageError as exc:
         log.error("malformed completion message acknowledged without loading", reason=str(exc), event_id=event_id)
         return None
-    return load_build(
-        message, settings=settings, warehouse=warehouse, objects=objects, message_id=delivery.message_id or event_id
-    )
+    return load_build(message, settings, services, message_id=delivery.message_id or event_id)

@@ -1,15 +1,19 @@
-"""Submitting an OBT build as a Dataproc Serverless batch (google-cloud-dataproc, REST transport).
+"""OBT builds as Dataproc Serverless batches (google-cloud-dataproc, REST transport): the ``Batches`` port.
 
-The batch id is the build id, so Dataproc itself deduplicates: a second CreateBatch with the same id
-answers ALREADY_EXISTS, which counts as success. Over REST that arrives as HTTP 409, which
-google-api-core maps to ``Conflict`` (not ``AlreadyExists``, its gRPC-only subclass); the error body's
-``status`` tells ALREADY_EXISTS from ABORTED. Submission does not wait for the batch: the job announces
-its own completion, and ``obt reconcile`` covers drivers that die before doing so.
+``submit`` (on_raw_landed): the batch id is the build id, so Dataproc itself deduplicates: a second
+CreateBatch with the same id answers ALREADY_EXISTS, which counts as success. Over REST that arrives as
+HTTP 409, which google-api-core maps to ``Conflict`` (not ``AlreadyExists``, its gRPC-only subclass); the
+error body's ``status`` tells ALREADY_EXISTS from ABORTED. Submission does not wait for the batch: the job
+announces its own completion, and ``obt reconcile`` covers drivers that die before doing so.
+
+``ended_since`` (reconcile): the OBT batches that reached a terminal state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
 
@@ -19,10 +23,12 @@ from obt.errors import PermanentError, TransientError
 from obt.log import get_logger
 from obt.retryable import is_transient
 from obt.trigger.planner import BuildPlan
+from obt_contract.message import BUILD_ID_PREFIX
 
 log = get_logger(__name__)
 
 BUILD_LABEL = "obt-build"
+ENDED = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,33 @@ class Submission:
     build_id: str
     outcome: str  # "submitted" | "duplicate"
     operation: str = ""
+
+
+@dataclass(frozen=True)
+class EndedBatch:
+    build_id: str
+    state: str
+    state_message: str
+    create_time: datetime | None
+
+
+class Batches(Protocol):
+    def submit(self, plan: BuildPlan) -> Submission: ...
+
+    def ended_since(self, since: datetime) -> list[EndedBatch]: ...
+
+
+class DataprocBatches:
+    """``Batches`` on Dataproc Serverless (or the local endpoint, ``Settings.dataproc_endpoint``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def submit(self, plan: BuildPlan) -> Submission:
+        return submit_build(plan, self.settings)
+
+    def ended_since(self, since: datetime) -> list[EndedBatch]:
+        return list_ended_batches(self.settings, since)
 
 
 def batch_parent(settings: Settings) -> str:
@@ -96,3 +129,33 @@ def submit_build(plan: BuildPlan, settings: Settings) -> Submission:
         raise
     name = getattr(getattr(operation, "operation", None), "name", "")
     return Submission(plan.build_id, "submitted", name)
+
+
+def _state_name(state: Any) -> str:
+    return getattr(state, "name", str(state))
+
+
+def list_ended_batches(settings: Settings, since: datetime) -> list[EndedBatch]:
+    """OBT batches created since ``since`` that reached a terminal state."""
+    # Both GCP and the local endpoint accept a create_time clause; state and id prefix are checked here.
+    request = {
+        "parent": batch_parent(settings),
+        "filter": f'create_time >= "{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}"',
+    }
+    try:
+        batches = list(clients.batches(settings).list_batches(request=request))
+    except Exception as exc:
+        if is_transient(exc) or isinstance(exc, gexc.GoogleAPICallError):
+            raise TransientError(f"ListBatches in {request['parent']} failed: {exc}") from exc
+        raise
+    ended = []
+    for batch in batches:
+        build_id = batch.name.rsplit("/", 1)[-1]
+        state = _state_name(batch.state)
+        if not build_id.startswith(BUILD_ID_PREFIX) or state not in ENDED:
+            continue
+        created = batch.create_time if isinstance(batch.create_time, datetime) else None
+        if created is not None and created < since:
+            continue
+        ended.append(EndedBatch(build_id, state, batch.state_message or "", created))
+    return ended

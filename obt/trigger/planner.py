@@ -18,18 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from obt_contract.layout import LayoutError, RawObject, classify_raw, gs_uri
+from obt.objects import ListedObject
+from obt_contract.layout import MANIFEST_NAME, LayoutError, RawObject, classify_raw, gs_uri
 from obt_contract.message import BUILD_ID_HEX_DIGITS, BUILD_ID_PREFIX
 from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
-
-
-@dataclass(frozen=True, order=True)
-class ListedObject:
-    """One object of the raw bucket listing (the current generation of that name)."""
-
-    name: str
-    generation: int
-    size: int
 
 
 @dataclass(frozen=True)
@@ -128,7 +120,7 @@ def _manifest_parts(doc: Any, manifest: RawObject) -> list[tuple[str, int | None
     parts = doc.get("parts")
     if not isinstance(parts, list) or not parts:
         raise ValueError("manifest lists no parts")
-    prefix = manifest.name[: -len("_MANIFEST.json")]
+    prefix = manifest.name[: -len(MANIFEST_NAME)]
     result = []
     for part in parts:
         name = part.get("name") if isinstance(part, Mapping) else None

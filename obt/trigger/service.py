@@ -10,20 +10,23 @@ Transient failures raise ``TransientError`` so that Eventarc redelivers the even
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from obt.config import Settings
 from obt.errors import PermanentError, TransientError
 from obt.log import get_logger
-from obt.trigger import batches, raw_store
+from obt.objects import ListedObject, NotJsonObject, Objects
+from obt.services import Services
 from obt.trigger.events import StorageObjectEvent, parse_storage_event
-from obt.trigger.planner import BuildPlan, ListedObject, ReadManifest, decide, plan_build
-from obt_contract.layout import LayoutError, classify_raw
-from obt_contract.sources import PURCHASES
+from obt.trigger.planner import Plan, ReadManifest, decide, plan_build
+from obt_contract.layout import LayoutError, classify_raw, gs_uri
+from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
 
 log = get_logger(__name__)
+
+# Only these prefixes can hold build inputs; listing them keeps unrelated uploads out of the way.
+INPUT_PREFIXES = (f"{PURCHASES}/", f"{MOVIE_REVIEW}/", f"{LOG_REVIEWS}/")
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,24 @@ class Outcome:
     missing: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Ports:
-    """The I/O the use case needs; tests swap any of them."""
+def _manifest_reader(objects: Objects, bucket: str) -> ReadManifest:
+    """Reads exactly the listed generation (``None`` once it is overwritten); not JSON is the planner's
+    ``ValueError`` (an unusable snapshot), not a failure of the event."""
 
-    list_objects: Callable[[Settings], Iterable[ListedObject]] = raw_store.list_raw
-    manifest_reader: Callable[[Settings], ReadManifest] = raw_store.manifest_reader
-    submit: Callable[[BuildPlan, Settings], batches.Submission] = batches.submit_build
+    def read(obj: ListedObject) -> dict[str, Any] | None:
+        try:
+            return objects.read_json(gs_uri(bucket, obj.name), generation=obj.generation)
+        except NotJsonObject as exc:
+            raise ValueError(str(exc)) from exc
+
+    return read
+
+
+def current_plan(settings: Settings, services: Services) -> Plan:
+    """The build the raw bucket's inputs make now (also what ``obt demo`` expects the system to submit)."""
+    objects, bucket = services.objects, settings.raw_bucket
+    listing = [obj for prefix in INPUT_PREFIXES for obj in objects.list_objects(bucket, prefix)]
+    return plan_build(listing, _manifest_reader(objects, bucket))
 
 
 def _trigger_check(event: StorageObjectEvent, settings: Settings) -> str | None:
@@ -62,11 +76,11 @@ def _trigger_check(event: StorageObjectEvent, settings: Settings) -> str | None:
     return None
 
 
-def handle_object(event: StorageObjectEvent, settings: Settings, ports: Ports = Ports()) -> Outcome:
+def handle_object(event: StorageObjectEvent, settings: Settings, services: Services) -> Outcome:
     not_a_trigger = _trigger_check(event, settings)
     if not_a_trigger:
         return Outcome("ignored", not_a_trigger)
-    plan = plan_build(ports.list_objects(settings), ports.manifest_reader(settings))
+    plan = current_plan(settings, services)
     try:
         decision = decide(plan, event.name, event.generation)
     except LookupError as exc:
@@ -74,11 +88,11 @@ def handle_object(event: StorageObjectEvent, settings: Settings, ports: Ports = 
     if decision.action != "submit" or plan.build is None:
         return Outcome(decision.action, decision.reason, missing=decision.missing)
     log.info("build due", reason=decision.reason, **plan.build.summary())
-    submission = ports.submit(plan.build, settings)
+    submission = services.batches.submit(plan.build)
     return Outcome(submission.outcome, decision.reason, plan.build.build_id, decision.missing)
 
 
-def on_raw_landed(cloud_event: Any, settings: Settings, ports: Ports = Ports()) -> Outcome:
+def on_raw_landed(cloud_event: Any, settings: Settings, services: Services) -> Outcome:
     """The function body: returns to acknowledge, raises ``TransientError`` to have the event redelivered."""
     event_id = _event_id(cloud_event)
     try:
@@ -88,7 +102,7 @@ def on_raw_landed(cloud_event: Any, settings: Settings, ports: Ports = Ports()) 
         return Outcome("rejected", str(exc))
     fields = event.log_fields()
     try:
-        outcome = handle_object(event, settings, ports)
+        outcome = handle_object(event, settings, services)
     except PermanentError as exc:
         log.error("event rejected", action="rejected", reason=str(exc), **fields)
         return Outcome("rejected", str(exc))

@@ -1,4 +1,4 @@
-"""Warehouse access: a port (``base.Warehouse``) with a BigQuery and a DuckDB adapter, chosen by ``OBT_ENV``.
+"""Warehouse access: a port (``base.Warehouse``) with a BigQuery and a DuckDB adapter, chosen by ``OBT_WAREHOUSE``.
 
 For other modules (CLI, insights): ``open_warehouse(settings).query(sql, params)`` runs BigQuery-dialect
 SQL on either adapter; ``obt.warehouse.transpile.to_duckdb(sql)`` shows what DuckDB runs.
@@ -11,12 +11,13 @@ from obt.warehouse.base import Warehouse
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
-    """The warehouse of ``settings.env``: DuckDB (``local``) or BigQuery (``gcp``)."""
-    if settings.is_local:
-        from obt.objects import BuildObjects
+    """The warehouse ``settings.warehouse`` names: DuckDB (``Settings.warehouse_path``) or BigQuery."""
+    if settings.warehouse == "duckdb":
+        from obt.objects import GcsObjects
         from obt.warehouse.duckdb import DuckDbWarehouse
 
-        return DuckDbWarehouse(settings, fetch=BuildObjects(settings).download)
+        # DuckDB cannot read gs:// (least of all the storage emulator): it stages local copies.
+        return DuckDbWarehouse(settings, fetch=GcsObjects(settings).download)
     from obt.warehouse.bigquery import BigQueryWarehouse
 
     return BigQueryWarehouse(settings)

@@ -27,7 +27,7 @@ from obt.warehouse.base import LoadState, MergeCounts, StageResult, data_columns
 
 log = get_logger(__name__)
 
-Fetch = Callable[[str, Path], None]
+Fetch = Callable[[str, Path], bool]
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -39,7 +39,7 @@ class DuckDbWarehouse:
     kind = "duckdb"
 
     def __init__(self, settings: Settings, fetch: Fetch | None = None) -> None:
-        """``fetch(uri, path)`` downloads a ``gs://`` object (DuckDB cannot read the storage emulator)."""
+        """``fetch(uri, path)`` downloads a ``gs://`` object, ``False`` if there is none (``Objects.download``)."""
         self.settings = settings
         self.path = Path(settings.warehouse_path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
@@ -113,7 +113,8 @@ class DuckDbWarehouse:
             if self._fetch is None:
                 raise RuntimeError("the DuckDB warehouse needs a fetch function to read gs:// objects")
             target = folder / uri[len("gs://") :].replace("/", "__")
-            self._fetch(uri, target)
+            if not self._fetch(uri, target):
+                raise FileNotFoundError(f"{uri} does not exist")
             return target
         return Path(uri.removeprefix("file://"))
 

@@ -39,8 +39,9 @@ STAR_SCHEMA_VIEWS: tuple[str, ...] = (
     "fact_movie_analytics",
 )
 
-# The saved queries name the OBT as an analyst types it in the BigQuery console.
+# The saved queries name the OBT and the operations tables as an analyst types them in the BigQuery console.
 DATASET, TABLE = "movie_analytics", "obt"
+OPS_DATASET = "obt_ops"
 
 
 class Warehouse(Protocol):
@@ -96,6 +97,8 @@ class TopDevice:
     region: str
     device: str
     reviews: int
+    region_reviews: int
+    devices: int  # devices with reviews in the region: an even split gives each 1 / devices
     share_of_region: float | None
 
 
@@ -104,6 +107,8 @@ class CustomerSpend:
     customer_id: int
     amount_spent: Decimal | None  # None: the customer has no clean purchases
     count_invoices: int | None
+    first_invoice_date: date | None
+    last_invoice_date: date | None
     reviews: int
     review_score: int
     positive_share: float | None
@@ -143,6 +148,7 @@ class KeyFigures:
     reviews: int
     positive_reviews: int
     positive_share: float | None
+    rows_with_several_reviews: int
     states: int
     first_log_date: date | None
     last_log_date: date | None
@@ -168,7 +174,7 @@ class Insights:
     by_os: list[Share]
     by_browser: list[Share]
     ca_ny_tx: list[StateApple]
-    top_state_computer_chrome: StateReviews | None
+    computer_chrome_by_state: list[StateReviews]  # most first
     states_most_fewest: list[RankedState]
     top_device_by_region: list[TopDevice]
     spend_by_customer: list[CustomerSpend]
@@ -179,30 +185,38 @@ class Insights:
     def extreme_states(self, extreme: str) -> list[RankedState]:
         return [r for r in self.states_most_fewest if r.extreme == extreme]
 
+    @property
+    def top_state_computer_chrome(self) -> StateReviews | None:
+        return self.computer_chrome_by_state[0] if self.computer_chrome_by_state else None
+
 
 def load_sql(name: str, settings: Settings | None = None, project: str | None = None) -> str:
-    """``NAME.sql``, pointed at ``settings``' OBT dataset and table when they are not the defaults, and with
-    every table qualified by ``project`` when one is given."""
+    """``NAME.sql``, pointed at ``settings``' OBT dataset, table and operations dataset when they are not the
+    defaults, and with every table qualified by ``project`` when one is given."""
     path = SQL_DIR / f"{name}.sql"
     if not path.is_file():
         raise KeyError(f"no insight query {name!r} in {SQL_DIR}")
     sql = path.read_text(encoding="utf-8")
-    dataset, table = (settings.obt_dataset, settings.obt_table) if settings else (DATASET, TABLE)
-    if (dataset, table, project) == (DATASET, TABLE, None):
+    names = (DATASET, TABLE, OPS_DATASET)
+    if settings is not None:
+        names = (settings.obt_dataset, settings.obt_table, settings.ops_dataset)
+    if (*names, project) == (DATASET, TABLE, OPS_DATASET, None):
         return sql
-    return rebind(sql, dataset, table, project)
+    return rebind(sql, *names, project=project)
 
 
-def rebind(sql: str, dataset: str, table: str, project: str | None = None) -> str:
-    """The query with ``movie_analytics.obt`` (and the star schema views) moved to ``[project.]dataset.table``."""
+def rebind(sql: str, dataset: str, table: str, ops_dataset: str = OPS_DATASET, project: str | None = None) -> str:
+    """The query with ``movie_analytics.obt`` (and the star schema views) moved to ``[project.]dataset.table``,
+    and the operations tables (``obt_ops.*``) to ``[project.]ops_dataset``."""
     tree = sqlglot.parse_one(sql, read="bigquery")
     for node in tree.find_all(exp.Table):
-        if node.db == DATASET:
-            node.set("db", exp.to_identifier(dataset))
-            if node.name == TABLE:
-                node.set("this", exp.to_identifier(table))
-            if project:
-                node.set("catalog", exp.to_identifier(project))
+        if node.db not in (DATASET, OPS_DATASET):
+            continue
+        if node.db == DATASET and node.name == TABLE:
+            node.set("this", exp.to_identifier(table))
+        node.set("db", exp.to_identifier(dataset if node.db == DATASET else ops_dataset))
+        if project:
+            node.set("catalog", exp.to_identifier(project))
     return tree.sql(dialect="bigquery")
 
 
@@ -292,7 +306,6 @@ def collect(warehouse: Warehouse, settings: Settings | None = None) -> Insights:
         raise UserError(f"{where} is empty: load a build first (for example `obt demo`)")
     [key_figures] = run("key_figures", KeyFigures)
     [spend_summary] = run("spend_vs_score_summary", SpendSummary)
-    top_chrome = run("top_state_computer_chrome", StateReviews)
     insights = Insights(
         key_figures=key_figures,
         latest_build=builds[0],
@@ -302,7 +315,7 @@ def collect(warehouse: Warehouse, settings: Settings | None = None) -> Insights:
         by_os=shares("reviews_by_os", "os"),
         by_browser=shares("reviews_by_browser", "browser"),
         ca_ny_tx=run("reviews_ca_ny_tx", StateApple),
-        top_state_computer_chrome=top_chrome[0] if top_chrome else None,
+        computer_chrome_by_state=run("computer_chrome_by_state", StateReviews),
         states_most_fewest=run("states_most_fewest_reviews", RankedState),
         top_device_by_region=run("top_device_by_region", TopDevice),
         spend_by_customer=run("spend_vs_score_by_customer", CustomerSpend),

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "obt_tools.cli.backfill",
     "obt_tools.cli.status",
     "obt_tools.cli.report",
+    "obt_tools.cli.dashboard",
     "obt_tools.cli.demo",
 )
 

@@ -7,7 +7,7 @@ import os
 from datetime import date
 
 from obt.config import Settings
-from obt.objects import BuildObjects
+from obt.services import Services
 from obt_tools import backfill
 
 
@@ -41,19 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     backfill.use_local_cloud(os.environ)
     settings = Settings.from_env()
-    objects = BuildObjects(settings)
+    services = Services.from_settings(settings)
     if args.build_id:
-        announcements = [backfill.for_build(settings, objects, args.build_id)]
+        announcements = [backfill.for_build(settings, services, args.build_id)]
     elif args.manifest:
-        announcements = [backfill.for_manifest(settings, objects, args.manifest)]
+        announcements = [backfill.for_manifest(settings, services, args.manifest)]
     else:
-        announcements = backfill.since(settings, objects, args.all_since)
+        announcements = backfill.since(settings, services, args.all_since)
         if not announcements:
             print(f"no builds created on or after {args.all_since.isoformat()} in gs://{settings.curated_bucket}")
     for item in announcements:
         if args.dry_run:
             print(backfill.gcloud_command(settings, item))
             continue
-        message_id = backfill.publish(settings, item)
+        message_id = backfill.publish(settings, services, item)
         print(f"published {item.build_id} ({item.status}) to {settings.topic_path}: message {message_id}")
     return 0

@@ -10,6 +10,7 @@ from datetime import timedelta
 from obt.config import Settings
 from obt.errors import TransientError, UserError
 from obt.reconcile.service import reconcile
+from obt.services import Services
 
 
 def _hours(text: str) -> float:
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     lookback = timedelta(hours=args.lookback_hours) if args.lookback_hours is not None else None
     try:
-        actions = reconcile(settings, lookback=lookback, dry_run=args.dry_run)
+        actions = reconcile(settings, Services.from_settings(settings), lookback=lookback, dry_run=args.dry_run)
     except TransientError as exc:
         raise UserError(str(exc)) from exc
     for action in actions:

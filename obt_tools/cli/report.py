@@ -14,15 +14,16 @@ from obt.config import Settings
 from obt.errors import UserError
 from obt.warehouse import open_warehouse
 from obt_tools.analytics import insights
-from obt_tools.analytics.report import write_report
+from obt_tools.analytics.report import collect_report, write_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write the insight dashboard (self-contained HTML) for movie_analytics.obt",
-        description="Runs the saved insight queries on the warehouse and writes DIR/index.html: charts embedded, "
-        "opens offline in any browser.",
+        description="Runs the saved insight queries on the warehouse and writes DIR/index.html: data-quality and "
+        "freshness panel, review and purchase charts with tooltips, a review-date filter, sortable tables and CSV "
+        "exports, all in one file that opens offline in any browser.",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for index.html")
     state_help = "local state folder whose warehouse.duckdb to use (default: OBT_STATE_DIR or .obt)"
@@ -55,11 +56,11 @@ def _existing_warehouse(state_dir: Path | None) -> Settings:
 
 def run(args: argparse.Namespace) -> int:
     settings = _existing_warehouse(args.state_dir)
-    result = insights.collect(open_warehouse(settings), settings)
-    path = write_report(result, args.out)
-    for line in insights.top_insights(result):
+    data = collect_report(open_warehouse(settings), settings)
+    path = write_report(data, args.out)
+    for line in insights.top_insights(data.insights):
         print(f"  {line}")
-    print(f"report for build {result.latest_build.build_id} written to {path}")
+    print(f"report for build {data.operations.build_id} written to {path}")
     print(f"open it offline in any browser: {path.resolve().as_uri()}")
     return 0
 

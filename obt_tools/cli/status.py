@@ -10,8 +10,7 @@ from rich.console import Console
 
 from obt.config import Settings
 from obt.errors import UserError
-from obt.objects import BuildObjects
-from obt.warehouse import open_warehouse
+from obt.services import Services
 from obt_tools.backfill import use_local_cloud
 from obt_tools.status import collect, render_status
 
@@ -37,9 +36,10 @@ def run(args: argparse.Namespace) -> int:
         # Without the local cloud the warehouse file can still be read; the builds become a note.
         reachable = False
     settings = Settings.from_env()
-    local_missing = settings.is_local and not Path(settings.warehouse_path).exists()
-    warehouse = None if local_missing else open_warehouse(settings)
-    objects = BuildObjects(settings) if reachable else None
+    services = Services.from_settings(settings)
+    no_file = settings.warehouse == "duckdb" and not Path(settings.warehouse_path).exists()
+    warehouse = None if no_file else services.warehouse()
+    objects = services.objects if reachable else None
     status = collect(settings, warehouse, objects, limit=args.limit)
     console = Console()
     if not console.is_terminal:

@@ -107,6 +107,7 @@ def _base_env(settings: Settings, state_dir: Path) -> dict[str, str]:
         "OBT_CURATED_BUCKET": settings.curated_bucket,
         "OBT_BUILD_TOPIC": settings.build_topic,
         "OBT_STATE_DIR": str(state_dir),
+        "OBT_WAREHOUSE": "duckdb",
         "OBT_WAREHOUSE_PATH": str(state_dir / "warehouse.duckdb"),
         "OBT_JOB_MAIN_URI": (REPO_ROOT / "spark_jobs" / "build_obt.py").as_uri(),
         "SPARK_LOCAL_IP": procs.HOST,

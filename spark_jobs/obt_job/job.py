@@ -2,6 +2,10 @@
 
 A crash at any point before the manifest leaves no manifest (``obt reconcile`` then reports the build).
 The output directory is overwritten first, so a rerun of the same build never mixes two attempts.
+
+The job keeps no copy of the contract: object names are ``obt_contract.layout``'s under the ``--output`` root,
+the completion message is ``obt_contract.message``'s, source names and reasons ``obt_contract.sources``'.
+The steps are ``Build``'s methods, in the order its docstring gives; the file sources are ``sources.SOURCES``.
 """
 
 from __future__ import annotations
@@ -18,19 +22,21 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from obt_job import fs, logs, mirror, publish, purchases, reviews, vendor
+from obt_contract import layout
+from obt_contract.message import completion_message, encode
+from obt_contract.sources import ALL_SOURCES, JOIN, LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
+from obt_job import fs, mirror, publish, purchases
 from obt_job import manifest as mf
 from obt_job import obt as obt_table
 from obt_job.args import JobArgs, parse_args
 from obt_job.csv_input import read_records
 from obt_job.log import get_logger
 from obt_job.paths import MIRROR_CONF, PathMap
+from obt_job.sources import SOURCES, FileSource, manifest_inputs
 
 log = get_logger("obt_job")
 
 QUARANTINE_COLUMNS = ("reason", "raw", "detail")
-MANIFEST_NAME = "_MANIFEST.json"
-MARKER_NAME = "_PUBLISHED.json"
 
 
 def configure(spark: SparkSession) -> None:
@@ -51,29 +57,6 @@ def _tally(
     the manifest's metrics come from one query, the one that also fills its cache."""
     aggregates = [F.count("*").alias("count")] + [c.alias(name) for name, c in (sums or {}).items()]
     return [row.asDict() for row in classified.groupBy(F.col("reason"), *by).agg(*aggregates).collect()]
-
-
-# A tally's extra grouping columns and named sums.
-TallySpec = tuple[list[Column], dict[str, Column]]
-
-
-def _tally_specs() -> dict[str, TallySpec]:
-    """What each source's count query adds for ``manifest.metrics`` (which reads its kept rows only)."""
-    unknown = F.when(F.col("reason").isNull() & F.col("unknown_location"), F.col("location"))
-    return {
-        mf.PURCHASES: ([], {"customers": F.countDistinct("customer_id"), "amount": F.sum(purchases.amount())}),
-        mf.MOVIE_REVIEW: ([], {"positive": F.sum("positive_review")}),
-        mf.LOG_REVIEWS: ([unknown.alias("unknown_location")], {}),
-    }
-
-
-# Left out of the build's cache: only an orphan's quarantine record needs them, and ``obt.orphan_records``
-# reads those from the uncached source when there is an orphan. Caching review texts cost more than the
-# rules that read them.
-UNCACHED_TEXT = {
-    mf.MOVIE_REVIEW: vendor.text_columns(reviews.COLUMNS, reviews.IDS),
-    mf.LOG_REVIEWS: vendor.text_columns(logs.COLUMNS, logs.IDS),
-}
 
 
 class Classified(NamedTuple):
@@ -101,125 +84,172 @@ def _utc_now() -> str:
 
 
 class Build:
-    """One build's locations and steps; ``run`` returns the manifest it wrote."""
+    """One build: its output locations and its steps, which ``run`` takes in this order.
+
+    1. ``read_snapshot_manifest``: the purchase snapshot's manifest (its row count is checked in 8).
+    2. ``classify_sources``: every ``sources.SOURCES`` entry read and classified, concurrently; each one's rows
+       cached without their texts and tallied (counts per reason, its share of the metrics) by the one query
+       that fills the cache.
+    3. ``join_reviews_and_logs``: kept reviews and kept logs, 1:1 on review id; cached and tallied as the source
+       ``review_log_join``, whose rejected rows are the orphans of either side.
+    4. ``count_sources``: every source's counts for the manifest, from its tally.
+    5. ``aggregate_customers``: the purchase metrics per customer, from the kept purchase lines.
+    6. ``write_obt``: the matched reviews and logs aggregated per key, the customer metrics LEFT-joined, as
+       Parquet (its rows counted while written).
+    7. ``write_quarantine``: every source's rejected rows, concurrently (an orphan's text is read again from
+       its vendor file only when the join has orphans).
+    8. ``verdict``: the data-quality problems that fail the build.
+    9. ``write_manifest``: the manifest, the build's last output.
+    10. ``upload_outputs``, local mirror mode only: Parquet, then quarantine, then the manifest.
+    11. ``announce``: the completion message, then the publication marker.
+
+    A new file source takes every step but the OBT's own (3, 5, 6) through its ``sources.SOURCES`` entry alone.
+    A step that derives OBT columns (say, a review score from the review texts, which ``Classified.source``
+    holds) goes between 5 and 6: it takes the ``matched`` rows and returns them with its columns, for
+    ``obt.build`` to aggregate into the columns ``obt_contract.schema`` declares.
+    """
 
     def __init__(self, spark: SparkSession, args: JobArgs) -> None:
         self.spark = spark
         self.args = args
         self.paths = PathMap(spark.conf.get(MIRROR_CONF, None) or None)
         root = args.output_root
-        self.obt_prefix = f"{root}/obt/build_id={args.build_id}/"
-        self.manifest_uri = self.obt_prefix + MANIFEST_NAME
-        self.marker_uri = self.obt_prefix + MARKER_NAME
-        self.quarantine_prefix = {s: f"{root}/quarantine/{s}/build_id={args.build_id}/" for s in mf.REASONS}
+        self.obt_prefix = f"{root}/{layout.build_prefix(args.build_id)}"
+        self.manifest_uri = f"{root}/{layout.build_manifest_name(args.build_id)}"
+        self.marker_uri = f"{root}/{layout.build_marker_name(args.build_id)}"
+        self.quarantine_prefix = {s: f"{root}/{layout.quarantine_prefix(s, args.build_id)}" for s in ALL_SOURCES}
         self._persisted: list[DataFrame] = []
-
-    def _keep(self, df: DataFrame) -> DataFrame:
-        self._persisted.append(df.persist(StorageLevel.MEMORY_AND_DISK))
-        return self._persisted[-1]
-
-    def _classify(
-        self,
-        name: str,
-        classify: Callable[[DataFrame], DataFrame],
-        uris: Sequence[str],
-        columns: Sequence[str],
-        spec: TallySpec,
-    ) -> Classified:
-        source = classify(read_records(self.spark, [self.paths.spark_uri(u) for u in uris], columns))
-        rows = self._keep(source.drop(*UNCACHED_TEXT.get(name, ())))
-        return Classified(source, rows, _tally(rows, *spec))
-
-    def _write_quarantine(self, source: str, rejected: DataFrame) -> None:
-        rejected = rejected.select(*QUARANTINE_COLUMNS)
-        rejected.coalesce(1).write.mode("overwrite").parquet(self.paths.spark_uri(self.quarantine_prefix[source]))
-
-    def _names(self, prefix: str) -> list[str]:
-        return fs.list_names(self.spark, self.paths.spark_uri(prefix), "part-", ".parquet")
+        self._started = 0.0  # time.monotonic() when run began
 
     def run(self) -> dict[str, Any]:
-        args = self.args
-        started = time.monotonic()
-        log.info("build started", build_id=args.build_id, mirror=self.paths.mirror_dir, inputs=len(args.purchases))
-        snapshot = json.loads(fs.read_text(self.spark, self.paths.spark_uri(args.purchases_manifest)))
-
-        readers = {
-            mf.PURCHASES: (purchases.classify, args.purchases, purchases.COLUMNS),
-            mf.MOVIE_REVIEW: (reviews.classify, args.movie_reviews, reviews.COLUMNS),
-            mf.LOG_REVIEWS: (logs.classify, args.log_reviews, logs.COLUMNS),
-        }
-        specs = _tally_specs()
-        results = _concurrently(
-            {name: partial(self._classify, name, *reader, specs[name]) for name, reader in readers.items()}
+        """The steps of the class docstring, in order; returns the manifest written."""
+        self._started = time.monotonic()
+        log.info(
+            "build started", build_id=self.args.build_id, mirror=self.paths.mirror_dir, inputs=len(self.args.purchases)
         )
-        rows = {name: result.rows for name, result in results.items()}
-        tallies = {name: result.tally for name, result in results.items()}
-        joined = obt_table.join_reviews_logs(_kept(rows[mf.MOVIE_REVIEW]), _kept(rows[mf.LOG_REVIEWS]))
-        rows[mf.JOIN] = self._keep(joined)
-        tallies[mf.JOIN] = _tally(rows[mf.JOIN])
-        sources = {name: mf.source_counts(name, mf.by_reason(tally)) for name, tally in tallies.items()}
-        log.info("sources classified", build_id=args.build_id, sources=sources)
+        try:
+            snapshot = self.read_snapshot_manifest()
+            classified = self.classify_sources()
+            classified[JOIN] = self.join_reviews_and_logs(classified)
+            counts = self.count_sources(classified)
+            customers = self.aggregate_customers(classified)
+            matched = _kept(classified[JOIN].rows)
+            obt_rows = self.write_obt(matched, customers)
+            self.write_quarantine(classified, counts)
+            problems = self.verdict(snapshot, counts)
+            manifest = self.write_manifest(classified, counts, obt_rows, problems)
+            if self.paths.mirrored:
+                self.upload_outputs(manifest)
+            self.announce(manifest)
+            return manifest
+        finally:
+            for df in self._persisted:
+                df.unpersist()
 
-        customers = purchases.customer_aggregate(_kept(rows[mf.PURCHASES]))
+    def read_snapshot_manifest(self) -> dict[str, Any]:
+        return json.loads(fs.read_text(self.spark, self.paths.spark_uri(self.args.purchases_manifest)))
+
+    def classify_sources(self) -> dict[str, Classified]:
+        return _concurrently({source.name: partial(self._classify, source) for source in SOURCES})
+
+    def join_reviews_and_logs(self, classified: Mapping[str, Classified]) -> Classified:
+        joined = obt_table.join_reviews_logs(_kept(classified[MOVIE_REVIEW].rows), _kept(classified[LOG_REVIEWS].rows))
+        rows = self._keep(joined)
+        return Classified(joined, rows, _tally(rows))
+
+    def count_sources(self, classified: Mapping[str, Classified]) -> dict[str, dict[str, Any]]:
+        counts = {name: mf.source_counts(name, mf.by_reason(c.tally)) for name, c in classified.items()}
+        log.info("sources classified", build_id=self.args.build_id, sources=counts)
+        return counts
+
+    def aggregate_customers(self, classified: Mapping[str, Classified]) -> DataFrame:
+        return purchases.customer_aggregate(_kept(classified[PURCHASES].rows))
+
+    def write_obt(self, matched: DataFrame, customers: DataFrame) -> int:
+        """Writes the OBT's Parquet; returns its row count, observed during the write instead of read back."""
         written = Observation()
-        obt = obt_table.build(_kept(rows[mf.JOIN]), customers)
-        obt.observe(written, F.count(F.lit(1)).alias("rows")).write.mode("overwrite").parquet(
+        table = obt_table.build(matched, customers)
+        table.observe(written, F.count(F.lit(1)).alias("rows")).write.mode("overwrite").parquet(
             self.paths.spark_uri(self.obt_prefix)
         )
-        obt_rows = int(written.get["rows"])
-        rejected = {name: df.where(F.col("reason").isNotNull()) for name, df in rows.items()}
-        if sources[mf.JOIN]["kept"] < sources[mf.JOIN]["read"]:
-            # Only then: the orphans' texts come from the uncached vendor sources, which are read again.
-            rejected[mf.JOIN] = obt_table.orphan_records(
-                rejected[mf.JOIN], _kept(results[mf.MOVIE_REVIEW].source), _kept(results[mf.LOG_REVIEWS].source)
-            )
-        _concurrently({name: partial(self._write_quarantine, name, df) for name, df in rejected.items()})
-        obt_files = self._names(self.obt_prefix)
+        return int(written.get["rows"])
 
-        problems = mf.snapshot_problems(snapshot, sources[mf.PURCHASES]["read"])
-        problems += mf.quality_problems(sources, args.max_quarantine_share)
+    def write_quarantine(self, classified: Mapping[str, Classified], counts: Mapping[str, Mapping[str, Any]]) -> None:
+        rejected = {name: c.rows.where(F.col("reason").isNotNull()) for name, c in classified.items()}
+        if counts[JOIN]["kept"] < counts[JOIN]["read"]:
+            # Only then: the orphans' texts come from the uncached vendor sources, which are read again.
+            rejected[JOIN] = obt_table.orphan_records(
+                rejected[JOIN], _kept(classified[MOVIE_REVIEW].source), _kept(classified[LOG_REVIEWS].source)
+            )
+        _concurrently({name: partial(self._write_rejected, name, df) for name, df in rejected.items()})
+
+    def verdict(self, snapshot: Mapping[str, Any], counts: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Readable problems that fail the build; none means it succeeds."""
+        problems = mf.snapshot_problems(snapshot, counts[PURCHASES]["read"])
+        return problems + mf.quality_problems(counts, self.args.max_quarantine_share)
+
+    def write_manifest(
+        self,
+        classified: Mapping[str, Classified],
+        counts: Mapping[str, Mapping[str, Any]],
+        obt_rows: int,
+        problems: list[str],
+    ) -> dict[str, Any]:
         manifest = mf.build(
-            args,
-            sources=sources,
+            self.args,
+            inputs=manifest_inputs(self.args),
+            sources=counts,
             obt_prefix=self.obt_prefix,
-            obt_files=obt_files,
+            obt_files=self._names(self.obt_prefix),
             obt_rows=obt_rows,
-            metrics=mf.metrics(tallies),
+            metrics=mf.metrics({name: c.tally for name, c in classified.items()}),
             problems=problems,
             created_at=_utc_now(),
         )
         fs.write_text(self.spark, self.paths.spark_uri(self.manifest_uri), json.dumps(manifest, indent=2))
         log.info(
             "manifest written",
-            build_id=args.build_id,
+            build_id=self.args.build_id,
             status=manifest["status"],
             reason=manifest["reason"],
             obt_rows=obt_rows,
             manifest_uri=self.manifest_uri,
-            seconds=round(time.monotonic() - started, 1),
+            seconds=round(time.monotonic() - self._started, 1),
         )
-        if self.paths.mirrored:
-            self._upload_outputs(obt_files)
-        self._announce(manifest)
-        for df in self._persisted:
-            df.unpersist()
         return manifest
 
-    def _upload_outputs(self, obt_files: list[str]) -> None:
-        mirror.upload(self.paths, [self.obt_prefix + name for name in obt_files], "obt parquet")
+    def upload_outputs(self, manifest: Mapping[str, Any]) -> None:
+        mirror.upload(self.paths, [self.obt_prefix + name for name in manifest["obt"]["files"]], "obt parquet")
         quarantine = [prefix + name for prefix in self.quarantine_prefix.values() for name in self._names(prefix)]
         mirror.upload(self.paths, quarantine, "quarantine parquet")
         mirror.upload(self.paths, [self.manifest_uri], "manifest")
 
-    def _announce(self, manifest: Mapping[str, Any]) -> None:
-        message = mf.completion_message(manifest, self.manifest_uri)
-        attributes = {"build_id": self.args.build_id, "status": str(manifest["status"])}
-        message_id = publish.publish(self.args.topic, message, attributes)
+    def announce(self, manifest: Mapping[str, Any]) -> None:
+        """The contract's completion message (its limits applied), then the marker saying it was published."""
+        message = completion_message(self.args.build_id, self.manifest_uri, manifest["status"], manifest["reason"])
+        message_id = publish.publish(self.args.topic, encode(message), message.attributes(origin="job"))
         marker = {"message_id": message_id, "published_at": _utc_now(), "status": manifest["status"]}
         fs.write_text(self.spark, self.paths.spark_uri(self.marker_uri), json.dumps(marker))
         if self.paths.mirrored:
             mirror.upload(self.paths, [self.marker_uri], "publication marker")
         log.info("build announced", build_id=self.args.build_id, message_id=message_id, marker=self.marker_uri)
+
+    def _keep(self, df: DataFrame) -> DataFrame:
+        self._persisted.append(df.persist(StorageLevel.MEMORY_AND_DISK))
+        return self._persisted[-1]
+
+    def _classify(self, source: FileSource) -> Classified:
+        uris = [self.paths.spark_uri(uri) for uri in source.uris(self.args)]
+        classified = source.classify(read_records(self.spark, uris, source.columns))
+        rows = self._keep(classified.drop(*source.uncached))
+        return Classified(classified, rows, _tally(rows, *source.tally()))
+
+    def _write_rejected(self, source: str, rejected: DataFrame) -> None:
+        rejected = rejected.select(*QUARANTINE_COLUMNS)
+        rejected.coalesce(1).write.mode("overwrite").parquet(self.paths.spark_uri(self.quarantine_prefix[source]))
+
+    def _names(self, prefix: str) -> list[str]:
+        return fs.list_names(self.spark, self.paths.spark_uri(prefix), "part-", ".parquet")
 
 
 def run(spark: SparkSession, args: JobArgs) -> dict[str, Any]:

@@ -6,23 +6,15 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES, REASONS
 from obt_job.args import JobArgs
-
-PURCHASES = "user_purchase"
-MOVIE_REVIEW = "movie_review"
-LOG_REVIEWS = "log_reviews"
-JOIN = "review_log_join"
-# Every reason a source can produce, in rule order; all are listed in the manifest, zeros included.
-REASONS: dict[str, tuple[str, ...]] = {
-    PURCHASES: ("malformed", "missing_customer", "non_product_code", "cancelled_or_adjustment", "duplicate"),
-    MOVIE_REVIEW: ("malformed", "duplicate", "conflicting_review_id"),
-    LOG_REVIEWS: ("malformed", "duplicate", "conflicting_review_id", "bad_log"),
-    JOIN: ("review_without_log", "log_without_review"),
-}
 
 
 def source_counts(source: str, by_reason: Mapping[str | None, int]) -> dict[str, Any]:
-    """``by_reason`` maps a reason (``None`` = kept) to a row count; read = kept + all quarantined."""
+    """``by_reason`` maps a reason (``None`` = kept) to a row count; read = kept + all quarantined.
+
+    Every reason the contract lists for ``source`` appears, zeros included, in rule order.
+    """
     quarantined = {reason: int(by_reason.get(reason, 0)) for reason in REASONS[source]}
     for reason, count in by_reason.items():
         if reason is not None and reason not in quarantined:
@@ -75,7 +67,7 @@ def snapshot_problems(purchases_manifest: Mapping[str, Any], purchases_read: int
     """The snapshot manifest's row count must match what was read: a mismatch means lost or split records."""
     expected = purchases_manifest.get("total_rows")
     if isinstance(expected, int) and expected != purchases_read:
-        return [f"user_purchase: snapshot manifest announces {expected} rows, the job read {purchases_read}"]
+        return [f"{PURCHASES}: snapshot manifest announces {expected} rows, the job read {purchases_read}"]
     return []
 
 
@@ -90,6 +82,7 @@ def decimal_text(value: Decimal | None) -> str:
 def build(
     args: JobArgs,
     *,
+    inputs: Mapping[str, Any],
     sources: Mapping[str, Mapping[str, Any]],
     obt_prefix: str,
     obt_files: list[str],
@@ -98,26 +91,16 @@ def build(
     problems: list[str],
     created_at: str,
 ) -> dict[str, Any]:
+    """The manifest (``docs/contracts.md``); ``inputs`` is ``sources.manifest_inputs(args)``. Any ``problems``
+    fail the build and become its ``reason``."""
     return {
         "build_id": args.build_id,
         "status": "failed" if problems else "succeeded",
         "reason": "; ".join(problems) if problems else None,
         "input_watermark": args.input_watermark,
-        "inputs": {
-            "purchases_manifest": args.purchases_manifest,
-            "purchases": list(args.purchases),
-            "movie_reviews": list(args.movie_reviews),
-            "log_reviews": list(args.log_reviews),
-        },
+        "inputs": dict(inputs),
         "created_at": created_at,
         "obt": {"uri_prefix": obt_prefix, "files": obt_files, "rows": obt_rows},
         "sources": {name: dict(counts) for name, counts in sources.items()},
         "metrics": dict(metrics),
     }
-
-
-def completion_message(manifest: Mapping[str, Any], manifest_uri: str) -> dict[str, Any]:
-    message = {"build_id": manifest["build_id"], "manifest_uri": manifest_uri, "status": manifest["status"]}
-    if manifest.get("reason"):
-        message["reason"] = manifest["reason"]
-    return message

@@ -1,32 +1,19 @@
-"""Reviews joined to logs 1:1, then the OBT: one row per key, customer metrics LEFT-joined after aggregation."""
+"""Reviews joined to logs 1:1, then the OBT: one row per key, customer metrics LEFT-joined after aggregation.
+
+The OBT's columns, their types and its key are the contract's (``obt_contract.schema``).
+"""
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from obt_contract.schema import DATA_COLUMNS, KEY
+from obt_contract.sources import LOG_WITHOUT_REVIEW, REVIEW_WITHOUT_LOG
 from obt_job import logs, reviews, vendor
 
-KEY = ("customer_id", "log_date", "device", "location", "os", "browser")
-# The contract's 14 columns, in order, with their types.
-OBT_SCHEMA = (
-    ("customer_id", "bigint"),
-    ("log_date", "date"),
-    ("season", "string"),
-    ("device", "string"),
-    ("location", "string"),
-    ("region", "string"),
-    ("os", "string"),
-    ("browser", "string"),
-    ("review_count", "bigint"),
-    ("review_score", "bigint"),
-    ("amount_spent", "decimal(38,9)"),
-    ("count_invoices", "bigint"),
-    ("first_invoice_date", "date"),
-    ("last_invoice_date", "date"),
-)
+# What the join carries of a log: the OBT's log dimensions.
 LOG_FIELDS = ("log_date", "device", "location", "os", "browser", "region", "season")
-WITHOUT_LOG, WITHOUT_REVIEW = "review_without_log", "log_without_review"  # the join's quarantine reasons
 
 
 def join_reviews_logs(review_rows: DataFrame, log_rows: DataFrame) -> DataFrame:
@@ -46,7 +33,7 @@ def join_reviews_logs(review_rows: DataFrame, log_rows: DataFrame) -> DataFrame:
         "customer_id",
         "positive_review",
         *LOG_FIELDS,
-        F.when(no_log, F.lit(WITHOUT_LOG)).when(no_review, F.lit(WITHOUT_REVIEW)).alias("reason"),
+        F.when(no_log, F.lit(REVIEW_WITHOUT_LOG)).when(no_review, F.lit(LOG_WITHOUT_REVIEW)).alias("reason"),
         F.lit(None).cast("string").alias("raw"),
         F.when(no_log, F.concat(F.lit("no log for review id "), review_id.cast("string")))
         .when(no_review, F.concat(F.lit("no review for log id "), review_id.cast("string")))
@@ -64,8 +51,8 @@ def orphan_records(orphans: DataFrame, review_texts: DataFrame, log_texts: DataF
     log_raw = log_texts.select("review_id", vendor.kept_record(logs.COLUMNS, logs.IDS).alias("raw"))
     orphans = orphans.drop("raw")
     # LEFT joins: an orphan stays in quarantine even if the source, read again, no longer holds its text.
-    without_log = orphans.where(F.col("reason") == WITHOUT_LOG).join(review_raw, "review_id", "left")
-    without_review = orphans.where(F.col("reason") == WITHOUT_REVIEW).join(log_raw, "review_id", "left")
+    without_log = orphans.where(F.col("reason") == REVIEW_WITHOUT_LOG).join(review_raw, "review_id", "left")
+    without_review = orphans.where(F.col("reason") == LOG_WITHOUT_REVIEW).join(log_raw, "review_id", "left")
     return without_log.unionByName(without_review)
 
 
@@ -79,4 +66,4 @@ def build(matched: DataFrame, customers: DataFrame) -> DataFrame:
         F.sum("positive_review").alias("review_score"),
     )
     joined = per_key.join(customers, on="customer_id", how="left")
-    return joined.select(*[F.col(name).cast(kind).alias(name) for name, kind in OBT_SCHEMA])
+    return joined.select(*[F.col(c.name).cast(c.spark_type).alias(c.name) for c in DATA_COLUMNS])

@@ -1,5 +1,8 @@
 """The completion message, published through the Pub/Sub REST API with the standard library only.
 
+Only the transport lives here: the bytes are the contract's (``obt_contract.message.encode``, which also applies
+its limits), so every publisher sends the same message.
+
 ``PUBSUB_EMULATOR_HOST`` set: plain HTTP to the emulator, no credentials. Otherwise (Dataproc) an access
 token of the batch's service account comes from the GCE metadata server, which Dataproc Serverless VMs
 have, and the message goes to ``pubsub.googleapis.com``. No Python package is needed on the runtime.
@@ -14,7 +17,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
 
 from obt_job.log import get_logger
 
@@ -52,9 +54,9 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, (urllib.error.URLError, TimeoutError, ConnectionError))
 
 
-def publish(topic: str, payload: Mapping[str, Any], attributes: Mapping[str, str]) -> str:
-    """Publish ``payload`` as JSON to ``topic`` (``projects/P/topics/T``); returns the message id."""
-    message = {"data": base64.b64encode(json.dumps(payload).encode()).decode(), "attributes": dict(attributes)}
+def publish(topic: str, data: bytes, attributes: Mapping[str, str]) -> str:
+    """Publish ``data`` as it is to ``topic`` (``projects/P/topics/T``); returns the message id."""
+    message = {"data": base64.b64encode(data).decode(), "attributes": dict(attributes)}
     body = json.dumps({"messages": [message]}).encode()
     attempt = 1
     while True:

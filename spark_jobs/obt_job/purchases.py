@@ -10,6 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from obt_contract.schema import DATA_COLUMNS
 from obt_job.csv_input import CORRUPT, raw_text
 
 COLUMNS = (
@@ -22,7 +23,8 @@ COLUMNS = (
     "customer_id",
     "country",
 )
-AMOUNT_TYPE = "decimal(38,9)"
+# The OBT's amount type: the customer aggregate is exact in it.
+AMOUNT_TYPE = next(c.spark_type for c in DATA_COLUMNS if c.name == "amount_spent")
 _INT_RE = r"^-?[0-9]{1,10}$"
 _PRICE_RE = r"^-?[0-9]{1,7}(\.[0-9]{1,3})?$"
 _TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"

@@ -17,7 +17,8 @@ from obt.extract.export import extract_table
 from obt.extract.request import build_request
 from obt.extract.service import _database, run_extract
 from obt.extract.storage import GcsPartSink, StorageFailure
-from obt_contract.layout import part_name, snapshot_manifest_name, snapshot_prefix
+from obt.objects import GcsObjects
+from obt_contract.layout import gs_uri, part_name, snapshot_manifest_name, snapshot_prefix
 from tests.extract.conftest import settings_with, unique
 from tests.extract.helpers import digest, download_parts, reference_copy, split_records
 
@@ -63,7 +64,8 @@ def test_storage_failure_after_some_parts_leaves_no_manifest_and_retry_replaces_
     with pytest.raises(StorageFailure, match="injected"):
         extract_table(
             lambda: _database(settings),
-            bucket,
+            GcsObjects(settings),
+            settings.raw_bucket,
             table=bulk_table,
             ingest_date=D,
             run_id=run_id,
@@ -107,9 +109,8 @@ def test_killed_extraction_leaves_no_manifest(extract_env, pg_conn, bulk_table):
     assert snapshot_manifest_name(bulk_table, D, run_id) in names
     header, expected = reference_copy(pg_conn, bulk_table)
     bucket = clients.storage(settings).bucket(settings.raw_bucket)
-    from obt.extract.storage import read_manifest
-
-    manifest, _ = read_manifest(bucket, snapshot_manifest_name(bulk_table, D, run_id))
+    manifest_uri = gs_uri(settings.raw_bucket, snapshot_manifest_name(bulk_table, D, run_id))
+    manifest = GcsObjects(settings).read_json(manifest_uri)
     assert {p["name"] for p in manifest["parts"]} | {snapshot_manifest_name(bulk_table, D, run_id)} == names
     got = [r for text in download_parts(bucket, manifest) for r in split_records(header, text)]
     assert digest(got) == digest(expected)

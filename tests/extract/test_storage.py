@@ -1,4 +1,4 @@
-"""The raw-bucket adapter against the storage emulator: checksums verified, the manifest created once."""
+"""The extract's part uploads against the storage emulator: checksums verified, an aborted part never appears."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from obt import clients
 from obt.config import Settings
 from obt.extract.parts import crc32c_base64
-from obt.extract.storage import GcsPartSink, StorageFailure, read_manifest, write_manifest
+from obt.extract.storage import GcsPartSink, StorageFailure
 from tests.extract.conftest import unique
 
 
@@ -46,12 +46,3 @@ def test_aborted_part_never_appears(bucket):
     sink.write(os.urandom(600_000))  # some chunks already sent
     sink.abort()
     assert bucket.get_blob(sink.name) is None
-
-
-def test_manifest_is_created_once(bucket):
-    name = unique("t/manifest")
-    assert read_manifest(bucket, name) is None
-    generation = write_manifest(bucket, name, {"n": 1})
-    assert generation
-    assert write_manifest(bucket, name, {"n": 2}) is None  # a concurrent writer finished first
-    assert read_manifest(bucket, name) == ({"n": 1}, generation)

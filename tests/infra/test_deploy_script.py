@@ -1,4 +1,5 @@
-"""scripts/deploy.sh against stand-in terraform and gcloud binaries that record what they were asked."""
+"""scripts/deploy.sh against stand-in terraform, gcloud and python3 binaries that record what they were asked (the
+packaging script it runs is tested on its own in test_packaging.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.infra.packaging import SCRIPT as PACKAGING
 from tests.infra.terraform import REPO
 
 SCRIPT = REPO / "scripts" / "deploy.sh"
@@ -41,7 +43,7 @@ def stubs(tmp_path: Path) -> dict[str, str]:
     bin_dir, outputs, uploads = tmp_path / "bin", tmp_path / "outputs", tmp_path / "uploads"
     for folder in (bin_dir, outputs, uploads):
         folder.mkdir()
-    for tool in ("terraform", "gcloud"):
+    for tool in ("terraform", "gcloud", "python3"):
         path = bin_dir / tool
         path.write_text(STUB)
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
@@ -72,8 +74,10 @@ def test_deploy_applies_then_attaches_the_dead_letter_topic(stubs: dict[str, str
     result = run(stubs, "deploy", "--project", "p1", "--region", "europe-west1", "--", "-auto-approve")
     assert result.returncode == 0, result.stderr
     log = calls(stubs)
-    assert log[0].startswith("terraform -chdir=") and log[0].endswith("infra init -input=false")
-    assert log[1].endswith("infra apply -input=false -auto-approve")
+    # The archives first, with the script Terraform runs too: a packaging error stops the deploy before Terraform.
+    assert log[0] == f"python3 {PACKAGING}"
+    assert log[1].startswith("terraform -chdir=") and log[1].endswith("infra init -input=false")
+    assert log[2].endswith("infra apply -input=false -auto-approve")
     describe = next(c for c in log if c.startswith("gcloud eventarc triggers describe"))
     assert "describe obt-load-obt-123 " in describe and "--location europe-west1" in describe
     update = next(c for c in log if c.startswith("gcloud pubsub subscriptions update"))

@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from obt.config import BUILD_TOPIC, Settings
+from tests.infra.packaging import archives
 from tests.infra.terraform import INFRA, REPO, Block, Config, tf_files, walk
 
 FUNCTIONS_DIR = REPO / "functions"
 CONTRACTS = REPO / "docs" / "contracts.md"
 PRIMITIVE = re.compile(r"^roles/(owner|editor|viewer)$")
 ENV_NAME = re.compile(r"""["'](OBT_[A-Z0-9_]+)["']""")
+# The one file of the repository Terraform knows: the packaging script, which builds and names every archive.
+PACKAGING_SCRIPT = "${path.module}/../scripts/archives.py"
 
 # Settings that exist only for the local cloud or tests; production must never set them.
 LOCAL_ONLY = {
@@ -43,9 +46,16 @@ def functions(config: Config) -> tuple[Block, list[str]]:
 
 
 def bundled_python() -> list[Path]:
-    """The code inside the function archives: functions/*/ and obt/ without obt/local/."""
-    package = [p for p in (REPO / "obt").rglob("*.py") if "local" not in p.relative_to(REPO / "obt").parts[:1]]
-    return sorted(FUNCTIONS_DIR.glob("*/*.py")) + package
+    """The code inside the function archives, as the packaging script lists it."""
+    return sorted(
+        {
+            path
+            for archive in archives.archives()
+            if archive.key.startswith("function.")
+            for path in archive.entries.values()
+            if path.suffix == ".py"
+        }
+    )
 
 
 def env_names_read() -> set[str]:
@@ -85,6 +95,7 @@ def test_every_function_points_at_an_existing_entry_point(config: Config, functi
     assert re.fullmatch(r"python3\d+", config.named("variable")["function_runtime"]["default"])
     folders = {p.parent.name for p in FUNCTIONS_DIR.glob("*/main.py")}
     assert set(names) == folders, "every function folder is deployed, and nothing else"
+    assert set(archives.function_names()) == folders, "and has its archive"
     for name in names:
         tree = ast.parse((FUNCTIONS_DIR / name / "main.py").read_text())
         defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
@@ -92,14 +103,52 @@ def test_every_function_points_at_an_existing_entry_point(config: Config, functi
         assert (FUNCTIONS_DIR / name / "requirements.txt").is_file()
 
 
-def test_each_archive_is_the_function_folder_plus_the_obt_package(config: Config) -> None:
-    [archive] = [b for b in config.blocks("data") if b.type == "archive_file" and b.name == "fn"]
-    sources = [entry["source"] for entry in archive.body["dynamic"]]
-    fors = " ".join(str(source["for_each"]) for source in sources)
-    assert "../functions/${each.key}" in fors and "local.package_files" in fors
-    assert any(source["content"][0]["filename"] == "obt/${source.value}" for source in sources)
-    obj = config.resource("google_storage_bucket_object", "fn")
-    assert "output_md5" in obj.body["name"], "archives are content-named, so a change redeploys"
+def test_archives_and_their_content_named_objects_come_from_the_packaging_script(config: Config) -> None:
+    [source] = [b for b in config.blocks("data") if b.type == "external"]
+    assert source.body["program"] == ["python3", PACKAGING_SCRIPT, "--terraform"]
+    assert "query" not in source.body and "working_dir" not in source.body, "paths are relative to the root module"
+    result = f"data.external.{source.name}.result"
+    # Every key Terraform reads is one the script answers.
+    fake = {archive.key: archives.Built(Path("x"), "0" * 32) for archive in archives.archives()}
+    answered = set(archives.terraform_answer(fake))
+    # Object -> the key it reads, and the keys that becomes for its instances.
+    objects = {
+        "fn": ("function.${each.key}", [f"function.{name}" for name in archives.function_names()]),
+        "job_main": ("job.main", ["job.main"]),
+        "job_package": ("job.package", ["job.package"]),
+    }
+    for name, (key, instances) in objects.items():
+        body = config.resource("google_storage_bucket_object", name).body
+        assert body["source"] == f'${{{result}["{key}.path"]}}', name
+        assert f'${{{result}["{key}.md5"]}}' in body["name"], f"{name} is content-named, so a change redeploys"
+        assert {f"{k}.{field}" for k in instances for field in ("path", "md5")} <= answered, name
+    fn_objects = config.resource("google_storage_bucket_object", "fn")
+    assert set(config.for_each_keys(fn_objects)) == set(archives.function_names())
+    env = config.locals()["function_env"]
+    assert "google_storage_bucket_object.job_main.name" in env["OBT_JOB_MAIN_URI"]
+    assert "google_storage_bucket_object.job_package.name" in env["OBT_JOB_PY_FILES"]
+
+
+def test_infra_names_no_folder_of_the_python_packages() -> None:
+    """Terraform reaches the repository through the packaging script alone, so no layout knowledge lives in infra/."""
+    roots = {
+        init.parent.relative_to(REPO)
+        for top in REPO.iterdir()
+        if top.is_dir() and not top.name.startswith(".") and top.name != "tests"
+        for init in top.glob("**/__init__.py")
+        if not (init.parent.parent / "__init__.py").exists()
+    }
+    assert {Path("obt"), Path("obt_contract"), Path("obt_tools"), Path("spark_jobs/obt_job")} <= roots
+    # "obt", the project's name, also prefixes resource names and the curated bucket's build outputs (obt/): a path
+    # to the obt folder would need "..", checked below.
+    words = {part for root in roots for part in root.parts} - {"obt"}
+    for path in tf_files():
+        text = path.read_text()
+        assert re.findall(r"\$\{path\.\w+\}[^\"\s]*", text) in ([], [PACKAGING_SCRIPT]), path.name
+        assert re.findall(r"\.\./[^\"\s]*", text) in ([], ["../scripts/archives.py"]), path.name
+        assert not re.search(r"\b(file\w*|templatefile|abspath)\(|archive_file", text), f"{path.name} reads files"
+        named = sorted(word for word in words if re.search(rf"\b{re.escape(word)}\b", text))
+        assert not named, f"{path.name} names {named}"
 
 
 def test_event_functions_retry_and_load_obt_is_serialised(config: Config, functions) -> None:

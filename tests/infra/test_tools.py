@@ -1,13 +1,11 @@
-"""checkov and `terraform fmt` over infra/, and what the function archives can import."""
+"""checkov and `terraform fmt` over infra/ (what the function archives import: test_packaging.py)."""
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -50,40 +48,3 @@ def test_infra_is_formatted_as_terraform_fmt_writes_it() -> None:
         check=False,
     )
     assert result.returncode == 0, f"not terraform-fmt formatted:\n{result.stdout}"
-
-
-def _imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found
-
-
-def _module_file(name: str) -> Path | None:
-    base = REPO / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def test_functions_never_reach_the_local_cloud_package_left_out_of_their_archives() -> None:
-    for main in sorted((REPO / "functions").glob("*/main.py")):
-        seen: set[Path] = set()
-        todo = [main]
-        while todo:
-            path = todo.pop()
-            if path in seen:
-                continue
-            seen.add(path)
-            for name in _imports(path):
-                if name == "obt" or name.startswith("obt."):
-                    assert not name.startswith("obt_tools.local"), f"{main.parent.name} imports {name} via {path}"
-                    module = _module_file(name)
-                    if module is not None:
-                        todo.append(module)
-        assert any(p.parent.name == "obt" or "obt" in p.parts for p in seen if p != main), main

@@ -28,18 +28,26 @@ def test_every_sql_file_is_bigquery(path) -> None:
     # Nothing in it that either engine's generator would have to drop or approximate.
     for dialect in ("bigquery", "duckdb"):
         statement.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
-    # Anything the OBT is read from is the dataset-qualified table or a view of the star schema.
+    # Anything read is the dataset-qualified OBT, a view of the star schema or an operations table.
     ctes = {cte.alias for cte in statement.find_all(sqlglot.exp.CTE)}
     tables = {f"{t.db}.{t.name}" for t in statement.find_all(sqlglot.exp.Table) if t.name and t.name not in ctes}
-    assert tables <= {"movie_analytics.obt", *(f"movie_analytics.{v}" for v in insights.STAR_SCHEMA_VIEWS)}
+    assert tables <= {
+        "movie_analytics.obt",
+        *(f"movie_analytics.{v}" for v in insights.STAR_SCHEMA_VIEWS),
+        "obt_ops.load_ledger",
+        "obt_ops.dq_counts",
+    }
 
 
-def test_every_query_is_used_by_collect_or_the_star_schema() -> None:
+def test_every_query_is_used_by_the_report_or_the_star_schema() -> None:
     used = set(insights.STAR_SCHEMA_VIEWS) | {
-        "latest_build", "key_figures", "spend_vs_score_summary", "top_state_computer_chrome", "reviews_by_state",
+        # insights.collect
+        "latest_build", "key_figures", "spend_vs_score_summary", "computer_chrome_by_state", "reviews_by_state",
         "reviews_by_region", "reviews_by_device", "reviews_by_os", "reviews_by_browser", "reviews_ca_ny_tx",
         "states_most_fewest_reviews", "top_device_by_region", "spend_vs_score_by_customer", "monthly_trend",
         "seasonal_trend",
+        # daily (the date filter's data), operations (freshness and data quality)
+        "daily_reviews", "obt_columns", "model_sentiment_daily", "loaded_build", "build_dq_counts",
     }  # fmt: skip
     assert {p.stem for p in insights.sql_files()} == used
 
@@ -47,6 +55,8 @@ def test_every_query_is_used_by_collect_or_the_star_schema() -> None:
 def test_key_figures(result: insights.Insights) -> None:
     k = result.key_figures
     assert (k.obt_rows, k.reviews, k.positive_reviews, k.states) == (9, 25, 13, 5)
+    # review_count 3, 2, 4, 5, 6 and 2: six keys hold more than one review.
+    assert k.rows_with_several_reviews == 6
     assert k.positive_share == pytest.approx(13 / 25)
     assert (k.first_log_date, k.last_log_date) == (date(2021, 1, 15), date(2021, 12, 25))
     assert (k.customers, k.customers_with_purchases) == (4, 3)
@@ -106,6 +116,7 @@ def test_a_state_without_reviews_still_answers_zero(tmp_path) -> None:
 def test_state_with_most_computer_chrome_reviews(result: insights.Insights) -> None:
     # Oregon has the most reviews overall and the most Chrome reviews, but on Tablet: Texas wins.
     assert result.top_state_computer_chrome == insights.StateReviews("Texas", 5)
+    assert result.computer_chrome_by_state == [insights.StateReviews("Texas", 5), insights.StateReviews("Florida", 1)]
 
 
 def test_states_with_most_and_fewest_reviews(result: insights.Insights) -> None:
@@ -116,8 +127,8 @@ def test_states_with_most_and_fewest_reviews(result: insights.Insights) -> None:
 
 
 def test_top_device_in_east_and_west(result: insights.Insights) -> None:
-    got = [(d.region, d.device, d.reviews) for d in result.top_device_by_region]
-    assert got == [("East", "Computer", 6), ("West", "Tablet", 6)]
+    got = [(d.region, d.device, d.reviews, d.region_reviews, d.devices) for d in result.top_device_by_region]
+    assert got == [("East", "Computer", 6, 12, 3), ("West", "Tablet", 6, 13, 3)]
     assert [d.share_of_region for d in result.top_device_by_region] == pytest.approx([6 / 12, 6 / 13])
 
 
@@ -129,6 +140,8 @@ def test_spend_vs_score_takes_amount_spent_once_per_customer(result: insights.In
         3: (None, 3, 1),
         4: (Decimal("10"), 1, 1),
     }
+    dates = {(c.first_invoice_date, c.last_invoice_date) for c in result.spend_by_customer if c.amount_spent}
+    assert dates == {(date(2010, 12, 1), date(2011, 12, 9))}
     summary = result.spend_summary
     # Summed over OBT rows the amount would be 100.5*3 + 2000*3 + 10 = 6311.5: the fan-out this guards against.
     assert summary.amount_spent_total == Decimal("2110.5")
@@ -189,6 +202,12 @@ def test_queries_follow_a_renamed_obt() -> None:
     assert tables == {"analytics_eu.obt_v2", *(f"analytics_eu.{v}" for v in insights.STAR_SCHEMA_VIEWS)}
     assert "CREATE OR REPLACE VIEW analytics_eu.fact_movie_analytics" in sql
     assert insights.load_sql("key_figures", Settings()) == insights.load_sql("key_figures")
+
+
+def test_operations_queries_follow_a_renamed_ops_dataset() -> None:
+    sql = insights.load_sql("loaded_build", Settings(ops_dataset="ops_eu"))
+    tables = {f"{t.db}.{t.name}" for t in sqlglot.parse_one(sql, read="bigquery").find_all(sqlglot.exp.Table)}
+    assert tables == {"ops_eu.load_ledger"}
 
 
 def test_star_schema_views_on_bigquery_name_the_project() -> None:

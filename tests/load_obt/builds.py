@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from obt.config import Settings
+from obt.services import Services
+from obt.warehouse.base import Warehouse
 from obt_contract.layout import build_manifest_name, build_prefix
 from obt_contract.message import build_message
 from tests.warehouse.obt_rows import write_parquet
@@ -56,6 +60,11 @@ def pubsub_event_data(data: bytes, message_id: str = "1") -> dict[str, Any]:
     }
 
 
+def local_services(settings: Settings, objects: Any, warehouse: Warehouse) -> Services:
+    """The services with this test's objects and warehouse (the publisher and batches are not used)."""
+    return replace(Services.from_settings(settings), objects=objects, warehouse=lambda: warehouse)
+
+
 class LocalBuilds:
     """A curated bucket in a folder: ``objects`` for the loader and ``fetch`` for the DuckDB warehouse."""
 
@@ -70,16 +79,13 @@ class LocalBuilds:
         self.docs[manifest_uri(build)] = doc
         return doc
 
-    def read_json(self, uri: str) -> dict[str, Any]:
-        from obt.errors import PermanentError
+    def read_json(self, uri: str, generation: int | None = None) -> dict[str, Any] | None:
+        return self.docs.get(uri)
 
-        if uri not in self.docs:
-            raise PermanentError(f"object not found: {uri}")
-        return self.docs[uri]
-
-    def fetch(self, uri: str, path: Path) -> None:
+    def fetch(self, uri: str, path: Path) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.root / uri.removeprefix("gs://"), path)
+        return True
 
 
 def upload_build(

@@ -21,7 +21,7 @@ import pytest
 
 from obt import clients
 from obt.config import Settings
-from obt.objects import BuildObjects
+from obt.services import Services
 from obt.warehouse.duckdb import DuckDbWarehouse
 from obt_tools import backfill
 from obt_tools.local.procs import free_port, tcp_open
@@ -40,7 +40,7 @@ class Loader:
         self.tmp = tmp
         self.url = url
         self.warehouse = DuckDbWarehouse(settings)
-        self.objects = BuildObjects(settings)
+        self.services = Services.from_settings(settings)
 
     def upload(self, label: str, rows: list[dict], watermark: int | None = None) -> str:
         build = build_id(f"{label}-{uuid.uuid4()}")
@@ -48,7 +48,7 @@ class Loader:
         return build
 
     def publish(self, build: str) -> str:
-        return backfill.publish(self.settings, backfill.for_build(self.settings, self.objects, build))
+        return backfill.publish(self.settings, self.services, backfill.for_build(self.settings, self.services, build))
 
     def ledger(self, build: str) -> list[dict]:
         if not Path(self.settings.warehouse_path).exists():
@@ -176,7 +176,7 @@ def test_one_event_delivered_three_times_concurrently_loads_once(loader):
 
     rows = make_rows(400, seed=17)
     build = loader.upload("duplicate-event", rows)
-    announcement = backfill.for_build(loader.settings, loader.objects, build)
+    announcement = backfill.for_build(loader.settings, loader.services, build)
     message = Message(announcement.data, {}, f"dup-{uuid.uuid4().hex[:6]}", datetime.now(UTC))
     event = pubsub_event(loader.settings.project, loader.settings.build_topic, "eventarc-load-obt", message)
     with ThreadPoolExecutor(3) as pool:

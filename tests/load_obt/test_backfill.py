@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from obt.config import Settings
 from obt.errors import UserError
+from obt.services import Services
 from obt_tools import backfill, cli
 from tests.load_obt.builds import CURATED, LocalBuilds, build_id, manifest_uri, upload_build
 from tests.warehouse.obt_rows import make_rows
@@ -27,10 +29,15 @@ def objects(tmp_path):
     return Objects(tmp_path)
 
 
-def test_for_build_reads_the_status_from_the_manifest(objects):
+@pytest.fixture
+def services(objects):
+    return replace(Services.from_settings(SETTINGS), objects=objects)
+
+
+def test_for_build_reads_the_status_from_the_manifest(objects, services):
     b = build_id("bf1")
     objects.add(b, [], watermark=1, status="failed")
-    item = backfill.for_build(SETTINGS, objects, b)
+    item = backfill.for_build(SETTINGS, services, b)
     assert json.loads(item.data) == {
         "build_id": b,
         "manifest_uri": manifest_uri(b),
@@ -39,34 +46,34 @@ def test_for_build_reads_the_status_from_the_manifest(objects):
     }
 
 
-def test_for_build_unknown_build_is_a_user_error(objects):
+def test_for_build_unknown_build_is_a_user_error(services):
     with pytest.raises(UserError, match="not found"):
-        backfill.for_build(SETTINGS, objects, build_id("missing"))
+        backfill.for_build(SETTINGS, services, build_id("missing"))
     with pytest.raises(UserError, match="build_id"):
-        backfill.for_build(SETTINGS, objects, "nonsense")
+        backfill.for_build(SETTINGS, services, "nonsense")
 
 
-def test_for_manifest_checks_the_bucket(objects):
+def test_for_manifest_checks_the_bucket(objects, services):
     b = build_id("bf2")
     objects.add(b, make_rows(3), watermark=1)
-    assert backfill.for_manifest(SETTINGS, objects, manifest_uri(b)).status == "succeeded"
+    assert backfill.for_manifest(SETTINGS, services, manifest_uri(b)).status == "succeeded"
     objects.docs["gs://elsewhere/obt/x/_MANIFEST.json"] = dict(objects.docs[manifest_uri(b)])
     with pytest.raises(UserError, match="outside the curated bucket"):
-        backfill.for_manifest(SETTINGS, objects, "gs://elsewhere/obt/x/_MANIFEST.json")
+        backfill.for_manifest(SETTINGS, services, "gs://elsewhere/obt/x/_MANIFEST.json")
 
 
-def test_since_orders_by_input_watermark_and_filters_by_day(objects):
+def test_since_orders_by_input_watermark_and_filters_by_day(objects, services):
     old, new, older = build_id("a"), build_id("b"), build_id("c")
     objects.add(new, make_rows(2), watermark=30)
     objects.add(old, make_rows(2), watermark=20)
     objects.add(older, make_rows(2), watermark=10)["created_at"] = "2020-01-01T00:00:00+00:00"
-    assert [a.build_id for a in backfill.since(SETTINGS, objects, date(2026, 11, 1))] == [old, new]
+    assert [a.build_id for a in backfill.since(SETTINGS, services, date(2026, 11, 1))] == [old, new]
 
 
-def test_gcloud_command_is_the_manual_equivalent(objects):
+def test_gcloud_command_is_the_manual_equivalent(objects, services):
     b = build_id("bf3")
     objects.add(b, make_rows(2), watermark=1)
-    command = backfill.gcloud_command(SETTINGS, backfill.for_build(SETTINGS, objects, b))
+    command = backfill.gcloud_command(SETTINGS, backfill.for_build(SETTINGS, services, b))
     assert command.startswith("gcloud pubsub topics publish obt-build-complete --project obt-local --message '{")
     assert f'"build_id":"{b}"' in command
 

@@ -10,7 +10,7 @@ from obt.config import Settings
 from obt.load.messages import parse_message
 from obt.load.service import InjectedFault, dq_rows, handle_event, load_build
 from obt.warehouse.duckdb import DuckDbWarehouse
-from tests.load_obt.builds import CURATED, LocalBuilds, build_id, message, pubsub_event_data
+from tests.load_obt.builds import CURATED, LocalBuilds, build_id, local_services, message, pubsub_event_data
 from tests.warehouse.obt_rows import change, key, make_rows
 
 B1, B2, B3 = build_id("one"), build_id("two"), build_id("three")
@@ -28,7 +28,7 @@ def env(tmp_path):
 def run(env, build, status="succeeded", message_id="m"):
     settings, builds, warehouse = env
     msg = parse_message(message(build, status), settings.curated_bucket)
-    return load_build(msg, settings=settings, warehouse=warehouse, objects=builds, message_id=message_id)
+    return load_build(msg, settings, local_services(settings, builds, warehouse), message_id=message_id)
 
 
 def obt_rows(warehouse):
@@ -148,7 +148,7 @@ def test_transient_storage_error_propagates_and_is_ledgered(env):
 
     msg = parse_message(message(B1), settings.curated_bucket)
     with pytest.raises(TransientError):
-        load_build(msg, settings=settings, warehouse=warehouse, objects=Down())
+        load_build(msg, settings, local_services(settings, Down(), warehouse))
     assert [(r["outcome"], r["reason"]) for r in ledger(warehouse)] == [
         ("failed", "TransientError: storage unavailable")
     ]
@@ -207,16 +207,14 @@ def test_crash_between_staging_and_merge_recovers_on_redelivery(env, monkeypatch
 
 def test_malformed_event_is_acknowledged(env):
     settings, builds, warehouse = env
-    assert (
-        handle_event({"message": {"data": "bm90IGpzb24="}}, settings=settings, warehouse=warehouse, objects=builds)
-        is None
-    )
+    services = local_services(settings, builds, warehouse)
+    assert handle_event({"message": {"data": "bm90IGpzb24="}}, settings, services) is None
 
 
 def test_handle_event_loads(env):
     settings, builds, warehouse = env
     builds.add(B1, make_rows(10), watermark=1)
-    result = handle_event(pubsub_event_data(message(B1), "77"), settings=settings, warehouse=warehouse, objects=builds)
+    result = handle_event(pubsub_event_data(message(B1), "77"), settings, local_services(settings, builds, warehouse))
     assert result.outcome == "loaded" and result.ledger["message_id"] == "77"
 
 

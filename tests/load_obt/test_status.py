@@ -10,7 +10,7 @@ from obt.load.service import load_build
 from obt.warehouse.duckdb import DuckDbWarehouse
 from obt_tools import cli
 from obt_tools.status import collect, render_status
-from tests.load_obt.builds import CURATED, LocalBuilds, build_id, message
+from tests.load_obt.builds import CURATED, LocalBuilds, build_id, local_services, message
 from tests.warehouse.obt_rows import make_rows
 
 
@@ -26,8 +26,9 @@ def test_status_shows_builds_loads_and_dq(tmp_path):
     b = build_id("status")
     objects.add(b, make_rows(25), watermark=3)
     msg = parse_message(message(b), CURATED)
-    load_build(msg, settings=settings, warehouse=warehouse, objects=objects)
-    load_build(msg, settings=settings, warehouse=warehouse, objects=objects)
+    services = local_services(settings, objects, warehouse)
+    load_build(msg, settings, services)
+    load_build(msg, settings, services)
 
     status = collect(settings, warehouse, objects, limit=5)
     assert [r["outcome"] for r in status.loads] == ["skipped", "loaded"]

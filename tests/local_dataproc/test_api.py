@@ -13,7 +13,7 @@ from google.api_core import exceptions
 from google.cloud import dataproc_v1
 
 from obt_tools.local.dataproc import DataprocService
-from obt_tools.local.dataproc.server import ENDPOINT_STOPPED
+from obt_tools.local.dataproc.service import ENDPOINT_STOPPED
 from tests.local_dataproc.conftest import PARENT, client_for, serving
 
 State = dataproc_v1.Batch.State

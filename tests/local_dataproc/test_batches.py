@@ -14,7 +14,7 @@ from google.cloud import dataproc_v1
 
 from obt.clients import storage_client
 from obt_tools.local.dataproc import DataprocService
-from obt_tools.local.dataproc.server import ENDPOINT_STOPPED
+from obt_tools.local.dataproc.service import ENDPOINT_STOPPED
 from tests.local_dataproc.conftest import PARENT, client_for, serving
 
 pytestmark = pytest.mark.slow

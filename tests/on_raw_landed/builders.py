@@ -1,4 +1,7 @@
-"""In-memory raw bucket for planner and trigger tests: objects with generations, manifests as documents."""
+"""In-memory raw bucket for planner and trigger tests: objects with generations, manifests as documents.
+
+``RawBucket`` is also the trigger's ``Objects`` (``list_objects`` and ``read_json``, as ``obt.objects`` defines them).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from obt.trigger.planner import ListedObject
+from obt.objects import ListedObject
+from obt_contract.layout import split_gs_uri
 
 SNAPSHOT = "user_purchase/ingest_date=2026-11-23/run_id=r1"
 MANIFEST = f"{SNAPSHOT}/_MANIFEST.json"
@@ -45,7 +49,17 @@ class RawBucket:
         return list(self.objects.values())
 
     def read_manifest(self, obj: ListedObject) -> Mapping[str, Any] | None:
-        document = self.documents.get((obj.name, obj.generation))
+        return self._document(obj.name, obj.generation)
+
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
+        return [obj for obj in self.objects.values() if obj.name.startswith(prefix)]
+
+    def read_json(self, uri: str, generation: int | None = None) -> Mapping[str, Any] | None:
+        name = split_gs_uri(uri)[1]
+        return self._document(name, generation if generation is not None else self.objects[name].generation)
+
+    def _document(self, name: str, generation: int) -> Mapping[str, Any] | None:
+        document = self.documents.get((name, generation))
         if isinstance(document, Exception):
             raise document
         return document

@@ -14,9 +14,9 @@ from functions_framework import create_app
 
 from obt import clients
 from obt.config import Settings
-from obt.trigger import raw_store
+from obt.services import Services
 from obt.trigger.batches import batch_parent
-from obt.trigger.planner import plan_build
+from obt.trigger.service import current_plan
 from tests.events import corpus
 from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS
 from tests.on_raw_landed.stack import NOOP_JOB, scratch_bucket
@@ -39,7 +39,7 @@ def raw_bucket(monkeypatch, gcs_emulator, dataproc_endpoint, tmp_path) -> str:
 
 
 def _function():
-    # A fresh app per test re-reads Settings from the environment the fixture prepared.
+    # The settings it reads are the environment the fixture prepared (tests/conftest.py resets them per test).
     return create_app(target="on_raw_landed", source=str(SOURCE), signature_type="cloudevent").test_client()
 
 
@@ -97,7 +97,7 @@ def test_out_of_order_arrivals_and_a_thrice_delivered_event_submit_one_batch(raw
     assert _actions(caplog) == ["waiting", "waiting", "submitted", "duplicate", "duplicate"]
 
     settings = Settings.from_env()
-    plan = plan_build(raw_store.list_raw(settings), raw_store.manifest_reader(settings))
+    plan = current_plan(settings, Services.from_settings(settings))
     build_id = plan.build.build_id
     request = {"parent": batch_parent(settings), "filter": f"batch_id = {build_id}"}
     batches = list(clients.batches(settings).list_batches(request=request))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 from cloudevents.http import from_http
@@ -11,8 +12,9 @@ from cloudevents.http import from_http
 from obt.config import Settings
 from obt.errors import PermanentError, TransientError
 from obt.log import JsonFormatter
+from obt.services import Services
 from obt.trigger.batches import Submission
-from obt.trigger.service import Ports, on_raw_landed
+from obt.trigger.service import on_raw_landed
 from tests.events import corpus
 from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS, RawBucket
 
@@ -26,19 +28,15 @@ class RecordingDataproc:
         self.calls: list[str] = []
         self.error = error
 
-    def submit(self, plan, settings) -> Submission:
+    def submit(self, plan) -> Submission:
         self.calls.append(plan.build_id)
         if self.error:
             raise self.error
         return Submission(plan.build_id, "duplicate" if self.calls.count(plan.build_id) > 1 else "submitted")
 
 
-def _ports(bucket: RawBucket, dataproc: RecordingDataproc) -> Ports:
-    return Ports(
-        list_objects=lambda settings: bucket.listing(),
-        manifest_reader=lambda settings: bucket.read_manifest,
-        submit=dataproc.submit,
-    )
+def _services(bucket, dataproc: RecordingDataproc) -> Services:
+    return replace(Services.from_settings(SETTINGS), objects=bucket, batches=dataproc)
 
 
 def _deliver(raw: RawBucket, dataproc: RecordingDataproc, name: str, **kwargs):
@@ -46,7 +44,7 @@ def _deliver(raw: RawBucket, dataproc: RecordingDataproc, name: str, **kwargs):
     kwargs.setdefault("generation", obj.generation if obj else 1)
     kwargs.setdefault("size", obj.size if obj else 1)
     event = corpus.storage_finalized(name, **kwargs)
-    return on_raw_landed(from_http(event.headers, event.body), SETTINGS, _ports(raw, dataproc))
+    return on_raw_landed(from_http(event.headers, event.body), SETTINGS, _services(raw, dataproc))
 
 
 def _complete() -> RawBucket:
@@ -60,9 +58,8 @@ def _complete() -> RawBucket:
 def test_same_event_three_times_submits_one_batch():
     bucket, dataproc = _complete(), RecordingDataproc()
     event = corpus.storage_finalized(LOGS, generation=bucket.objects[LOGS].generation)
-    outcomes = [
-        on_raw_landed(from_http(event.headers, event.body), SETTINGS, _ports(bucket, dataproc)).action for _ in range(3)
-    ]
+    services = _services(bucket, dataproc)
+    outcomes = [on_raw_landed(from_http(event.headers, event.body), SETTINGS, services).action for _ in range(3)]
     assert outcomes == ["submitted", "duplicate", "duplicate"]
     assert len(set(dataproc.calls)) == 1
 
@@ -98,7 +95,7 @@ def test_malformed_event_is_rejected_and_logged(caplog):
     bucket, dataproc = _complete(), RecordingDataproc()
     event = corpus.storage_finalized(MOVIE, data_overrides={"generation": None})
     with caplog.at_level(logging.ERROR):
-        outcome = on_raw_landed(from_http(event.headers, event.body), SETTINGS, _ports(bucket, dataproc))
+        outcome = on_raw_landed(from_http(event.headers, event.body), SETTINGS, _services(bucket, dataproc))
     assert outcome.action == "rejected" and "'generation'" in outcome.reason
     record = next(r for r in caplog.records if r.levelno == logging.ERROR)
     assert record.fields["event_id"] == event.attributes["id"]
@@ -138,10 +135,14 @@ def test_transient_failures_propagate_so_the_event_is_redelivered():
     bucket = _complete()
     with pytest.raises(TransientError):
         _deliver(bucket, RecordingDataproc(TransientError("503 from Dataproc")), LOGS)
-    failing = Ports(list_objects=lambda s: (_ for _ in ()).throw(TransientError("listing 503")))
+
+    class Down:
+        def list_objects(self, bucket, prefix):
+            raise TransientError("listing 503")
+
     event = corpus.storage_finalized(LOGS)
     with pytest.raises(TransientError, match="listing 503"):
-        on_raw_landed(from_http(event.headers, event.body), SETTINGS, failing)
+        on_raw_landed(from_http(event.headers, event.body), SETTINGS, _services(Down(), RecordingDataproc()))
 
 
 def test_listing_that_lags_the_event_is_retried():

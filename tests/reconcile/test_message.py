@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from obt.config import Settings
-from obt.reconcile.service import EndedBatch, completion_message, handle_request, marker_name
+from obt.reconcile.service import EndedBatch, handle_request, message_for
+from obt.services import Services
+from obt_contract.layout import build_marker_name
+from obt_contract.message import CompletionMessage
 
 URI = "gs://cur/obt/build_id=obt-1/_MANIFEST.json"
 
@@ -15,7 +18,7 @@ def _batch(state: str, message: str = "") -> EndedBatch:
 
 
 def test_marker_lives_next_to_the_build_manifest():
-    assert marker_name("obt-1") == "obt/build_id=obt-1/_PUBLISHED.json"
+    assert build_marker_name("obt-1") == "obt/build_id=obt-1/_PUBLISHED.json"
 
 
 UNREADABLE = "its _MANIFEST.json is unreadable"
@@ -30,14 +33,15 @@ CASES = [
         {"status": "succeeded"},
         {"status": "succeeded", "reason": "manifest written, then batch FAILED: killed"},
     ),
-    (_batch("FAILED"), "{not json", {"status": "failed", "reason": f"batch FAILED; {UNREADABLE}"}),
+    # A manifest that is not JSON is read as {} (there, but no status).
+    (_batch("FAILED"), {}, {"status": "failed", "reason": f"batch FAILED; {UNREADABLE}"}),
     (_batch("SUCCEEDED"), {"status": "weird"}, {"status": "failed", "reason": f"batch SUCCEEDED; {UNREADABLE}"}),
 ]
 
 
 @pytest.mark.parametrize(("batch", "manifest", "expected"), CASES)
-def test_completion_message(batch, manifest, expected):
-    assert completion_message("obt-1", batch, manifest, "cur") == {"build_id": "obt-1", "manifest_uri": URI, **expected}
+def test_message_for(batch, manifest, expected):
+    assert message_for(batch, manifest, "cur") == CompletionMessage("obt-1", URI, **expected)
 
 
 @pytest.mark.parametrize(
@@ -52,5 +56,6 @@ def test_completion_message(batch, manifest, expected):
     ],
 )
 def test_bad_request_bodies_are_400_before_any_call(payload, error):
-    body, status = handle_request(payload, Settings(dataproc_endpoint="http://127.0.0.1:9"))
+    settings = Settings(dataproc_endpoint="http://127.0.0.1:9")
+    body, status = handle_request(payload, settings, Services.from_settings(settings))
     assert status == 400 and error in body["error"]

@@ -14,9 +14,10 @@ from functions_framework import create_app
 
 from obt import clients
 from obt.config import Settings
-from obt.reconcile.service import handle_request, marker_name, reconcile
+from obt.reconcile.service import handle_request, reconcile
+from obt.services import Services
 from obt.trigger.batches import batch_parent
-from obt_contract.layout import build_manifest_name
+from obt_contract.layout import build_manifest_name, build_marker_name
 from obt_tools.cli import main as cli_main
 from tests.on_raw_landed.stack import NOOP_JOB, scratch_bucket, wait_for_batch
 
@@ -84,9 +85,10 @@ def test_ended_batches_without_marker_get_one_message_and_a_marker(world, tmp_pa
     for batch_id in (failed, recovered, done, "adhoc-batch"):
         assert _create(settings, batch_id, absent).state.name == "FAILED"
     _write(settings, build_manifest_name(recovered), {"build_id": recovered, "status": "succeeded", "reason": None})
-    _write(settings, marker_name(done), {"message_id": "1", "published_at": "2026-11-23T00:00:00+00:00"})
+    _write(settings, build_marker_name(done), {"message_id": "1", "published_at": "2026-11-23T00:00:00+00:00"})
 
-    actions = {a.build_id: a for a in reconcile(settings)}
+    services = Services.from_settings(settings)
+    actions = {a.build_id: a for a in reconcile(settings, services)}
 
     assert set(actions) == {ok, failed, recovered, done}  # the non-OBT batch is none of reconcile's business
     assert actions[done].action == "already_published"
@@ -98,10 +100,10 @@ def test_ended_batches_without_marker_get_one_message_and_a_marker(world, tmp_pa
     for build_id, (body, attributes) in messages.items():
         assert body["manifest_uri"] == f"gs://{settings.curated_bucket}/obt/build_id={build_id}/_MANIFEST.json"
         assert attributes == {"build_id": build_id, "status": body["status"], "origin": "reconcile"}
-        marker = _read(settings, marker_name(build_id))
+        marker = _read(settings, build_marker_name(build_id))
         assert marker["message_id"] == actions[build_id].message_id and marker["status"] == body["status"]
 
-    again = reconcile(settings)
+    again = reconcile(settings, services)
     assert {a.action for a in again} == {"already_published"}
     assert _pull(subscription) == []
 
@@ -111,11 +113,12 @@ def test_dry_run_and_lookback_publish_nothing(world):
     build_id = f"obt-{uuid.uuid4().hex[:20]}"
     _create(settings, build_id, f"gs://{settings.curated_bucket}/jobs/absent.py")
 
+    services = Services.from_settings(settings)
     later = datetime.now(UTC) + timedelta(days=30)
-    assert reconcile(settings, lookback=timedelta(hours=1), now=lambda: later) == []
-    [action] = reconcile(settings, dry_run=True)
+    assert reconcile(settings, services, lookback=timedelta(hours=1), now=lambda: later) == []
+    [action] = reconcile(settings, services, dry_run=True)
     assert (action.action, action.status) == ("would_publish", "failed")
-    assert _pull(subscription) == [] and _read(settings, marker_name(build_id)) is None
+    assert _pull(subscription) == [] and _read(settings, build_marker_name(build_id)) is None
 
 
 def test_http_function_and_cli(world, monkeypatch, capsys):
@@ -149,5 +152,6 @@ def test_unreachable_endpoint_is_a_one_line_error(world, capsys, monkeypatch):
     assert cli_main(["reconcile"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("obt reconcile: error: ListBatches") and err.count("\n") == 1
-    body, status = handle_request(None, replace(settings, dataproc_endpoint="http://127.0.0.1:9"))
+    unreachable = replace(settings, dataproc_endpoint="http://127.0.0.1:9")
+    body, status = handle_request(None, unreachable, Services.from_settings(unreachable))
     assert status == 500 and "ListBatches" in body["error"]

@@ -1,4 +1,4 @@
-"""Pure pieces of the job: arguments, path mapping, manifest arithmetic, completion message, publishing."""
+"""Pure pieces of the job: arguments, path mapping, sources table, manifest arithmetic, publishing."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 from obt_job import manifest as mf
-from obt_job import publish
+from obt_job import publish, sources
 from obt_job.args import parse_args
 from obt_job.paths import PathMap
 
+from obt_contract import message as contract_message
+from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES, REASONS
 from tests.spark_jobs.helpers import TOPIC, job_argv, pubsub_stub
 
 
@@ -58,7 +60,7 @@ def test_mirror_maps_gs_uris_to_local_files(tmp_path):
 
 
 def test_counts_add_up_and_list_every_reason():
-    counts = mf.source_counts(mf.PURCHASES, {None: 10, "duplicate": 2, "missing_customer": 3})
+    counts = mf.source_counts(PURCHASES, {None: 10, "duplicate": 2, "missing_customer": 3})
     assert counts["read"] == 15
     assert counts["quarantined"] == {
         "malformed": 0,
@@ -71,9 +73,9 @@ def test_counts_add_up_and_list_every_reason():
 
 def test_quality_threshold_per_source():
     sources = {
-        mf.PURCHASES: mf.source_counts(mf.PURCHASES, {None: 4, "duplicate": 6}),
-        mf.MOVIE_REVIEW: mf.source_counts(mf.MOVIE_REVIEW, {None: 5, "malformed": 5}),
-        mf.LOG_REVIEWS: mf.source_counts(mf.LOG_REVIEWS, {}),
+        PURCHASES: mf.source_counts(PURCHASES, {None: 4, "duplicate": 6}),
+        MOVIE_REVIEW: mf.source_counts(MOVIE_REVIEW, {None: 5, "malformed": 5}),
+        LOG_REVIEWS: mf.source_counts(LOG_REVIEWS, {}),
     }
     assert mf.quality_problems(sources, 0.5) == ["user_purchase: 6 of 10 rows quarantined (60.0%), above 50.0%"]
     assert mf.quality_problems(sources, 0.6) == []
@@ -87,15 +89,15 @@ def test_tallies_sum_per_reason_and_metrics_read_only_kept_rows():
         {"reason": "bad_log", "unknown_location": None, "count": 3},
     ]
     tallies = {
-        mf.PURCHASES: [
+        PURCHASES: [
             {"reason": None, "count": 9, "customers": 4, "amount": Decimal("12.500")},
             {"reason": "duplicate", "count": 1, "customers": 1, "amount": Decimal("99")},
         ],
-        mf.MOVIE_REVIEW: [
+        MOVIE_REVIEW: [
             {"reason": None, "count": 6, "positive": 2},
             {"reason": "malformed", "count": 5, "positive": 5},
         ],
-        mf.LOG_REVIEWS: logs,
+        LOG_REVIEWS: logs,
     }
     assert mf.by_reason(logs) == {None: 9, "bad_log": 3}
     assert mf.metrics(tallies) == {
@@ -106,7 +108,7 @@ def test_tallies_sum_per_reason_and_metrics_read_only_kept_rows():
         "unknown_locations": {"Atlantis": 2},
     }
     # A source without kept rows has no row for them: its figures are zeros, not an error.
-    empty = {mf.PURCHASES: tallies[mf.PURCHASES][1:], mf.MOVIE_REVIEW: [], mf.LOG_REVIEWS: logs[2:]}
+    empty = {PURCHASES: tallies[PURCHASES][1:], MOVIE_REVIEW: [], LOG_REVIEWS: logs[2:]}
     assert mf.metrics(empty) == {
         "customers_with_purchases": 0,
         "amount_spent_total": "0",
@@ -129,10 +131,18 @@ def test_decimal_text_is_exact():
     assert mf.decimal_text(Decimal("1E+3")) == "1000"
 
 
-def test_manifest_and_message_shapes():
+def test_every_file_source_is_in_the_contract_and_the_arguments():
+    args = _args()
+    assert [s.name for s in sources.SOURCES] == [PURCHASES, MOVIE_REVIEW, LOG_REVIEWS]
+    assert all(s.name in REASONS for s in sources.SOURCES)
+    assert [s.uris(args) for s in sources.SOURCES] == [args.purchases, args.movie_reviews, args.log_reviews]
+
+
+def test_manifest_shape():
     args = _args()
     manifest = mf.build(
         args,
+        inputs=sources.manifest_inputs(args),
         sources={},
         obt_prefix="gs://curated/obt/build_id=obt-abc/",
         obt_files=["part-0.parquet"],
@@ -146,30 +156,43 @@ def test_manifest_and_message_shapes():
         "log_reviews: too many",
         42,
     )
-    assert manifest["inputs"]["purchases"] == ["gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz"]
-    uri = "gs://curated/obt/build_id=obt-abc/_MANIFEST.json"
-    assert mf.completion_message(manifest, uri) == {
-        "build_id": "obt-abc",
-        "manifest_uri": uri,
-        "status": "failed",
-        "reason": "log_reviews: too many",
+    # The contract's order and keys: the snapshot manifest, then each source's URIs.
+    assert list(manifest) == [
+        "build_id",
+        "status",
+        "reason",
+        "input_watermark",
+        "inputs",
+        "created_at",
+        "obt",
+        "sources",
+        "metrics",
+    ]
+    assert manifest["inputs"] == {
+        "purchases_manifest": "gs://raw/user_purchase/ingest_date=2026-11-23/run_id=r/_MANIFEST.json",
+        "purchases": ["gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz"],
+        "movie_reviews": ["gs://raw/movie_review/ingest_date=2026-11-23/movie_review.csv"],
+        "log_reviews": ["gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz"],
     }
-    ok = dict(manifest, status="succeeded", reason=None)
-    assert mf.completion_message(ok, uri) == {"build_id": "obt-abc", "manifest_uri": uri, "status": "succeeded"}
+    assert list(manifest["inputs"]) == ["purchases_manifest", "purchases", "movie_reviews", "log_reviews"]
 
 
-def test_publish_uses_the_emulator_rest_api(monkeypatch):
+def test_publish_sends_the_contract_bytes_through_the_emulator_rest_api(monkeypatch):
+    uri = "gs://curated/obt/build_id=obt-0123456789abcdef0123/_MANIFEST.json"
+    message = contract_message.completion_message("obt-0123456789abcdef0123", uri, "failed", "x" * 10_000)
     with pubsub_stub() as (host, published):
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
-        message_id = publish.publish(TOPIC, {"build_id": "b", "status": "succeeded"}, {"build_id": "b"})
+        message_id = publish.publish(TOPIC, contract_message.encode(message), message.attributes(origin="job"))
     assert message_id == "1"
-    assert published == [
-        {
-            "path": f"/v1/{TOPIC}:publish",
-            "data": {"build_id": "b", "status": "succeeded"},
-            "attributes": {"build_id": "b"},
-        }
-    ]
+    [sent] = published
+    assert (sent["path"], sent["attributes"]) == (
+        f"/v1/{TOPIC}:publish",
+        {"build_id": "obt-0123456789abcdef0123", "status": "failed", "origin": "job"},
+    )
+    assert sent["data"]["manifest_uri"] == uri
+    # The contract's limit applies: the reason arrives cut to it, the cut marked.
+    assert len(sent["data"]["reason"]) == contract_message.MAX_REASON_CHARS
+    assert "truncated" in sent["data"]["reason"]
 
 
 def test_publish_fails_loudly_when_nobody_listens(monkeypatch):
@@ -179,4 +202,4 @@ def test_publish_fails_loudly_when_nobody_listens(monkeypatch):
         dead = host
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", dead)
     with pytest.raises(publish.PublishError):
-        publish.publish(TOPIC, {"build_id": "b"}, {})
+        publish.publish(TOPIC, b'{"build_id": "b"}', {})

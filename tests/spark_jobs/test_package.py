@@ -10,12 +10,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+from tests.infra.packaging import archives
 from tests.spark_jobs.conftest import SPARK_JOBS
 
 # Importable on Dataproc without shipping: the standard library, pyspark, and our own zip.
-ALLOWED_ROOTS = set(sys.stdlib_module_names) | {"pyspark", "obt_job"}
+ALLOWED_ROOTS = set(sys.stdlib_module_names) | {"pyspark", "obt_job", "obt_contract"}
 # google-cloud-storage is local-only (mirror mode): only this module may import it.
 LOCAL_ONLY = {"obt_job/mirror.py": {"google"}}
+JOB = next(archive for archive in archives.archives() if archive.key == "job.package")
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,38 +31,31 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_job_imports_only_stdlib_pyspark_and_its_own_package():
-    sources = [SPARK_JOBS / "build_obt.py", *sorted((SPARK_JOBS / "obt_job").glob("*.py"))]
-    for path in sources:
-        rel = path.relative_to(SPARK_JOBS).as_posix()
+    # Everything that runs on Dataproc: the entry point and every module of the zip.
+    sources = {"build_obt.py": SPARK_JOBS / "build_obt.py", **JOB.entries}
+    for rel, path in sources.items():
         extra = _imports(path) - ALLOWED_ROOTS - LOCAL_ONLY.get(rel, set())
         assert not extra, f"{rel} imports {sorted(extra)}, which Dataproc does not provide"
         assert "obt" not in _imports(path), f"{rel} imports the obt package, which is not on Dataproc"
 
 
 def test_zip_holds_every_module(tmp_path):
-    sys.path.insert(0, str(SPARK_JOBS))
-    from package import build_zip
-
-    target = tmp_path / "spark_job.zip"
-    names = build_zip(target)
+    built = archives.build(JOB, tmp_path)
+    assert built.path == tmp_path / "spark_job.zip"
     expected = sorted(
         p.relative_to(package.parent).as_posix()
         for package in (SPARK_JOBS / "obt_job", SPARK_JOBS.parent / "obt_contract")
         for p in package.glob("*.py")
     )
-    assert sorted(names) == expected
-    assert sorted(zipfile.ZipFile(target).namelist()) == expected
-    first = target.read_bytes()
-    build_zip(target)
-    assert target.read_bytes() == first, "the archive must be reproducible"
+    assert sorted(JOB.entries) == expected
+    assert zipfile.ZipFile(built.path).namelist() == expected
+    first = built.path.read_bytes()
+    archives.build(JOB, tmp_path)
+    assert built.path.read_bytes() == first, "the archive must be reproducible"
 
 
 def test_entry_point_runs_from_the_zip_alone(tmp_path):
-    sys.path.insert(0, str(SPARK_JOBS))
-    from package import build_zip
-
-    archive = tmp_path / "spark_job.zip"
-    build_zip(archive)
+    archive = archives.build(JOB, tmp_path).path
     entry = tmp_path / "main" / "build_obt.py"
     entry.parent.mkdir()
     shutil.copy(SPARK_JOBS / "build_obt.py", entry)
@@ -75,7 +70,12 @@ def test_entry_point_runs_from_the_zip_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "--purchases-manifest" in done.stdout
     check = subprocess.run(
-        [sys.executable, "-c", "import obt_job.job, sys; print(obt_job.__file__); print('obt' in sys.modules)"],
+        [
+            sys.executable,
+            "-c",
+            "import obt_job.job, obt_contract, sys; print(obt_job.__file__); print(obt_contract.__file__);"
+            " print('obt' in sys.modules)",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -83,6 +83,6 @@ def test_entry_point_runs_from_the_zip_alone(tmp_path):
         timeout=120,
     )
     assert check.returncode == 0, check.stderr
-    location, obt_loaded = check.stdout.split()
-    assert location.startswith(str(archive))
+    job_location, contract_location, obt_loaded = check.stdout.split()
+    assert job_location.startswith(str(archive)) and contract_location.startswith(str(archive))
     assert obt_loaded == "False"

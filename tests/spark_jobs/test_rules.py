@@ -12,6 +12,8 @@ pytest.importorskip("pyspark")
 from obt_job import logs, obt, purchases, reviews  # noqa: E402
 from obt_job.csv_input import CORRUPT  # noqa: E402
 
+from obt_contract.schema import DATA_COLUMNS  # noqa: E402
+
 P_SCHEMA = ", ".join(f"{c} string" for c in (*purchases.COLUMNS, CORRUPT))
 R_SCHEMA = ", ".join(f"{c} string" for c in (*reviews.COLUMNS, CORRUPT))
 L_SCHEMA = ", ".join(f"{c} string" for c in (*logs.COLUMNS, CORRUPT))
@@ -239,7 +241,7 @@ def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
     )
     table = obt.build(joined.where("reason IS NULL"), customers)
     assert [(f.name, f.dataType.simpleString()) for f in table.schema.fields] == [
-        (name, kind) for name, kind in obt.OBT_SCHEMA
+        (c.name, c.spark_type) for c in DATA_COLUMNS
     ]
     rows = {r["customer_id"]: r for r in table.collect()}
     assert set(rows) == {100, 200}

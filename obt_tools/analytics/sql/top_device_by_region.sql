@@ -1,4 +1,5 @@
--- The device with the most reviews in the East and in the West (ties broken by device name).
+-- The device with the most reviews in the East and in the West (ties broken by device name), with the region's
+-- reviews and number of devices so that its share can be set against an even split.
 WITH per_device AS (
   SELECT
     region,
@@ -12,11 +13,13 @@ ranked AS (
     region,
     device,
     reviews,
+    SUM(reviews) OVER (PARTITION BY region) AS region_reviews,
+    COUNT(*) OVER (PARTITION BY region) AS devices,
     SAFE_DIVIDE(reviews, SUM(reviews) OVER (PARTITION BY region)) AS share_of_region,
     ROW_NUMBER() OVER (PARTITION BY region ORDER BY reviews DESC, device) AS position
   FROM per_device
 )
-SELECT region, device, reviews, share_of_region
+SELECT region, device, reviews, region_reviews, devices, share_of_region
 FROM ranked
 WHERE position = 1
 ORDER BY region

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from obt.log import get_logger
-from obt_tools.local.dataproc.server import DataprocServer, DataprocService
+from obt_tools.local.dataproc.server import DataprocServer
+from obt_tools.local.dataproc.service import DataprocService
 
 log = get_logger("obt_tools.local.dataproc")
 

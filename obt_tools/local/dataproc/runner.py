@@ -14,13 +14,14 @@ Split of work between this endpoint and the job (see ``docs/contracts.md``, "The
   so a job's "upload, then publish" order is the job's own, exactly as on Dataproc.
 
 The planning (:func:`plan_submit`) and the failure summary (:func:`summarize_failure`) are pure; only
-:func:`stage_inputs` and :func:`start_driver` touch the outside world.
+:func:`stage_inputs`, :func:`start_driver`, :func:`stop_driver` and :func:`stop_orphan` touch the outside world.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -219,6 +220,38 @@ def start_driver(plan: SubmitPlan, log_path: Path, env: Mapping[str, str]) -> su
             env=dict(env),
             start_new_session=True,
         )
+
+
+def stop_driver(proc: subprocess.Popen) -> None:
+    """Stop spark-submit's whole process group (JVM and Python workers), politely first."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop_orphan(pid: int | None, batch_id: str) -> bool:
+    """Stop a driver left running by a crashed endpoint, only if its command line proves it is ours.
+
+    Returns whether a driver was stopped. A recorded pid may since belong to an unrelated process, hence the
+    :data:`BATCH_ID_PROPERTY` check.
+    """
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if f"{BATCH_ID_PROPERTY}={batch_id}".encode() not in cmdline:
+        return False
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 # The last line of a Python traceback ("ValueError: boom", "pyspark.errors...AnalysisException: ...").
