@@ -30,7 +30,7 @@ locals {
       concurrency   = 1
     }
     reconcile = {
-      description   = "Publishes completion for batches that ended without announcing it (Cloud Scheduler, HTTP + OIDC)."
+      description   = "Publishes completion for batches that ended without it or never loaded (Cloud Scheduler, HTTP + OIDC)."
       memory        = "512Mi"
       cpu           = "1"
       timeout       = 300

@@ -143,7 +143,8 @@ resource "google_bigquery_dataset_iam_member" "load_datasets" {
   member     = "serviceAccount:${google_service_account.fn["load_obt"].email}"
 }
 
-# ---- reconcile: finds finished batches, reads build manifests and markers, publishes on their behalf.
+# ---- reconcile: finds finished batches, reads build manifests, markers and the load ledger, publishes on their
+# behalf (again, for a build whose message never reached the ledger).
 
 resource "google_project_iam_member" "reconcile_dataproc_viewer" {
   # Batches have no resource-level IAM.
@@ -164,6 +165,20 @@ resource "google_pubsub_topic_iam_member" "reconcile_publisher" {
   topic  = google_pubsub_topic.build_complete.id
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:${google_service_account.fn["reconcile"].email}"
+}
+
+# Reconcile reads the load ledger (obt_ops.load_ledger) to find announced builds that never got an outcome.
+resource "google_project_iam_member" "reconcile_bq_job_user" {
+  # Running a query is a project-level permission in BigQuery; data access stays on the ops dataset below.
+  project = var.project
+  role    = "roles/bigquery.jobUser"
+  member  = "serviceAccount:${google_service_account.fn["reconcile"].email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "reconcile_ledger_reader" {
+  dataset_id = google_bigquery_dataset.ops.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = "serviceAccount:${google_service_account.fn["reconcile"].email}"
 }
 
 # ---- Dataproc batches: read raw and the job files, write curated, announce completion.

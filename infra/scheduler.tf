@@ -9,7 +9,7 @@ locals {
     }
     reconcile = {
       schedule    = var.reconcile_schedule
-      description = "Publish completion for Dataproc batches that ended without announcing it."
+      description = "Publish completion for batches that ended without announcing it, or whose message never loaded."
       deadline    = "320s"
     }
   }

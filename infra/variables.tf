@@ -62,6 +62,12 @@ variable "reconcile_lookback_hours" {
   default     = 72
 }
 
+variable "reconcile_grace_minutes" {
+  description = "How long reconcile lets a published build go without a load-ledger outcome before publishing it again."
+  type        = number
+  default     = 30
+}
+
 variable "cloudsql_tier" {
   description = "Machine tier of the Cloud SQL PostgreSQL instance."
   type        = string

@@ -1,7 +1,8 @@
 """Google client construction, identical for GCP and the local cloud.
 
 The official libraries already honour ``STORAGE_EMULATOR_HOST`` and ``PUBSUB_EMULATOR_HOST``; Dataproc has
-no such variable, so ``Settings.dataproc_endpoint`` points its REST transport at the local endpoint.
+no such variable, so ``Settings.dataproc_endpoint`` points its REST transport at the local endpoint. Under an
+emulator variable (``BIGQUERY_EMULATOR_HOST`` too) a client uses anonymous credentials: there are none to find.
 Clients are cached per process: Cloud Functions reuse instances, and creating clients is slow.
 """
 
@@ -22,6 +23,25 @@ def storage_client(project: str):
 
         return storage.Client(project=project, credentials=AnonymousCredentials())
     return storage.Client(project=project)
+
+
+@functools.cache
+def bigquery_client(project: str, location: str):
+    from google.cloud import bigquery
+
+    host = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    if host:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        endpoint = host if "://" in host else f"http://{host}"
+        return bigquery.Client(
+            project=project,
+            location=location,
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=endpoint),
+        )
+    return bigquery.Client(project=project, location=location)
 
 
 @functools.cache
@@ -68,5 +88,5 @@ def storage(settings: Settings):
 
 def reset() -> None:
     """Forget cached clients, after the emulator environment changed (tests, ``obt demo``)."""
-    for factory in (storage_client, publisher_client, subscriber_client, batch_client):
+    for factory in (storage_client, bigquery_client, publisher_client, subscriber_client, batch_client):
         factory.cache_clear()

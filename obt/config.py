@@ -92,6 +92,9 @@ class Settings:
     dq_max_quarantine_share: float = 0.5
     # obt reconcile: how far back to look for batches that ended without a completion message.
     reconcile_lookback_hours: int = 72
+    # obt reconcile: how long a published build may go without an outcome in the load ledger before its
+    # message is published again (the loader's own retries come first).
+    reconcile_grace_minutes: int = 30
 
     # Warehouse: "duckdb" (the file at warehouse_path) or "bigquery".
     warehouse: str = "duckdb"
@@ -137,6 +140,9 @@ class Settings:
         share = _float(env, "OBT_DQ_MAX_QUARANTINE_SHARE", cls.dq_max_quarantine_share)
         if not 0.0 <= share <= 1.0:
             raise ConfigError(f"OBT_DQ_MAX_QUARANTINE_SHARE must be within 0..1, got {share}")
+        grace = _int(env, "OBT_RECONCILE_GRACE_MINUTES", cls.reconcile_grace_minutes)
+        if grace < 0:
+            raise ConfigError(f"OBT_RECONCILE_GRACE_MINUTES must be 0 or more, got {grace}")
         return cls(
             env=kind,
             project=project,
@@ -154,6 +160,7 @@ class Settings:
             job_py_files=_csv(env, "OBT_JOB_PY_FILES", ""),
             dq_max_quarantine_share=share,
             reconcile_lookback_hours=_int(env, "OBT_RECONCILE_LOOKBACK_HOURS", cls.reconcile_lookback_hours),
+            reconcile_grace_minutes=grace,
             warehouse=warehouse,
             warehouse_path=Path(_get(env, "OBT_WAREHOUSE_PATH") or state_dir / "warehouse.duckdb"),
             bq_location=_get(env, "OBT_BQ_LOCATION", cls.bq_location),

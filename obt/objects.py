@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,11 +46,14 @@ class NotJsonObject(PermanentError):
 
 @dataclass(frozen=True, order=True)
 class ListedObject:
-    """One object of a bucket listing: its name and the (current) generation and size listed."""
+    """One object of a bucket listing: its name and the (current) generation, size and crc32c listed."""
 
     name: str
     generation: int
     size: int
+    # base64, as GCS reports it (None when the store reports none). Not part of equality: (name, generation)
+    # already names one immutable content; the snapshot integrity check (obt.extract.integrity) compares it.
+    crc32c: str | None = field(default=None, compare=False)
 
 
 class Objects(Protocol):
@@ -151,7 +154,9 @@ class GcsObjects:
             raise TransientError(f"{what} failed: {exc}") from exc
 
     def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]:
-        return [ListedObject(b.name, int(b.generation), int(b.size or 0)) for b in self._blobs(bucket, prefix)]
+        return [
+            ListedObject(b.name, int(b.generation), int(b.size or 0), b.crc32c) for b in self._blobs(bucket, prefix)
+        ]
 
     def manifest_uris(self, bucket: str) -> list[str]:
         blobs = self._blobs(bucket, BUILDS_PREFIX)

@@ -2,7 +2,7 @@
 
 Raw bucket::
 
-    user_purchase/ingest_date=YYYY-MM-DD/run_id=R/part-NNNNN.csv.gz
+    user_purchase/ingest_date=YYYY-MM-DD/run_id=R/part-A-NNNNN.csv.gz (A: the export attempt, 16 hex digits)
     user_purchase/ingest_date=YYYY-MM-DD/run_id=R/_MANIFEST.json      (written last)
     movie_review/ingest_date=YYYY-MM-DD/movie_review.csv[.gz]
     log_reviews/ingest_date=YYYY-MM-DD/log_reviews.csv[.gz]
@@ -13,11 +13,18 @@ Curated bucket::
     quarantine/SOURCE/build_id=B/part-*.parquet
     obt/build_id=B/_MANIFEST.json                                      (written last)
     obt/build_id=B/_PUBLISHED.json                                     (after the completion message)
+
+Every export attempt names its parts with an id of its own, so no attempt ever writes an object another attempt
+wrote: the parts a committed manifest names stay the bytes it describes, whatever a concurrent or later attempt
+for the same (table, ingest date, run id) does. Parts written before attempt ids (``part-NNNNN.csv.gz``) are
+still recognised as parts (with an empty attempt), so buckets holding older snapshots keep working; nothing
+writes such names any more.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,9 +35,11 @@ MANIFEST_NAME = "_MANIFEST.json"
 MARKER_NAME = "_PUBLISHED.json"
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ATTEMPT_ID_HEX_DIGITS = 16
+_ATTEMPT_ID = re.compile(rf"^[0-9a-f]{{{ATTEMPT_ID_HEX_DIGITS}}}$")
 _PURCHASE_OBJECT = re.compile(
     r"^(?P<table>[a-z_][a-z0-9_]*)/ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/run_id=(?P<run>[^/]+)/"
-    r"(?P<file>part-\d{5}\.csv\.gz|_MANIFEST\.json)$"
+    rf"(?P<file>part-(?:(?P<attempt>[0-9a-f]{{{ATTEMPT_ID_HEX_DIGITS}}})-)?\d{{5}}\.csv\.gz|_MANIFEST\.json)$"
 )
 _VENDOR_OBJECT = re.compile(
     rf"^(?P<source>{'|'.join(VENDOR_SOURCES)})/ingest_date=(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/(?P<file>[^/]+\.csv(?:\.gz)?)$"
@@ -54,12 +63,23 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def new_attempt_id() -> str:
+    """A fresh export attempt id: 64 random bits, so two attempts never share part names."""
+    return secrets.token_hex(ATTEMPT_ID_HEX_DIGITS // 2)
+
+
+def check_attempt_id(attempt: str) -> str:
+    if not _ATTEMPT_ID.match(attempt):
+        raise LayoutError(f"attempt id must match {_ATTEMPT_ID.pattern}, got {attempt!r}")
+    return attempt
+
+
 def snapshot_prefix(table: str, ingest_date: date, run_id: str) -> str:
     return f"{table}/ingest_date={ingest_date.isoformat()}/run_id={check_run_id(run_id)}/"
 
 
-def part_name(table: str, ingest_date: date, run_id: str, index: int) -> str:
-    return f"{snapshot_prefix(table, ingest_date, run_id)}part-{index:05d}.csv.gz"
+def part_name(table: str, ingest_date: date, run_id: str, attempt: str, index: int) -> str:
+    return f"{snapshot_prefix(table, ingest_date, run_id)}part-{check_attempt_id(attempt)}-{index:05d}.csv.gz"
 
 
 def snapshot_manifest_name(table: str, ingest_date: date, run_id: str) -> str:
@@ -74,13 +94,16 @@ def vendor_prefix(source: str, ingest_date: date) -> str:
 
 @dataclass(frozen=True)
 class RawObject:
-    """A raw object that matters to the pipeline; ``kind`` is ``snapshot_part``, ``snapshot_manifest`` or ``vendor``."""
+    """A raw object that matters to the pipeline; ``kind`` is ``snapshot_part``, ``snapshot_manifest`` or ``vendor``.
+
+    ``attempt`` is the export attempt that wrote a snapshot part (empty for every other kind)."""
 
     kind: str
     source: str
     ingest_date: date
     name: str
     run_id: str = ""
+    attempt: str = ""
 
 
 def classify_raw(name: str) -> RawObject | None:
@@ -88,7 +111,7 @@ def classify_raw(name: str) -> RawObject | None:
     match = _PURCHASE_OBJECT.match(name)
     if match:
         kind = "snapshot_manifest" if match["file"] == MANIFEST_NAME else "snapshot_part"
-        return RawObject(kind, match["table"], parse_date(match["date"]), name, match["run"])
+        return RawObject(kind, match["table"], parse_date(match["date"]), name, match["run"], match["attempt"] or "")
     match = _VENDOR_OBJECT.match(name)
     if match:
         return RawObject("vendor", match["source"], parse_date(match["date"]), name)

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from obt import clients
 from obt.config import Settings
 from obt.errors import PermanentError, UserError
 from obt.log import get_logger
@@ -37,6 +35,8 @@ from obt_contract.message import (
 log = get_logger(__name__)
 
 ORIGIN = "backfill"
+# What a local dry run prints where the deployed project and curated bucket go.
+PLACEHOLDER_PROJECT, PLACEHOLDER_BUCKET = "PROJECT", "CURATED"
 
 
 @dataclass(frozen=True)
@@ -55,31 +55,6 @@ class Announcement:
     @property
     def data(self) -> bytes:
         return encode(self.message)
-
-
-def use_local_cloud(environ: MutableMapping[str, str]) -> None:
-    """With ``OBT_ENV=local``, talk to the running local cloud (``obt local up``): fill in its variables.
-
-    Variables already set win. Refuses to go on when nothing local is reachable, so that a local
-    backfill can never publish to a real project by accident.
-    """
-    if environ.get("OBT_ENV", "local").strip() != "local":
-        return
-    try:
-        from obt_tools.local.stack import read_stack, stack_env
-    except ImportError:
-        read_stack = stack_env = None
-    state_dir = Path(environ.get("OBT_STATE_DIR", ".obt").strip() or ".obt")
-    if read_stack is not None and read_stack(state_dir) is not None:
-        for name, value in stack_env(state_dir).items():
-            environ.setdefault(name, value)
-        clients.publisher_client.cache_clear()
-        clients.storage_client.cache_clear()
-    if not environ.get("PUBSUB_EMULATOR_HOST"):
-        raise UserError(
-            "OBT_ENV=local but the local cloud is not running and PUBSUB_EMULATOR_HOST is unset: "
-            "run `obt local up`, or set OBT_ENV=gcp to publish to Google Cloud"
-        )
 
 
 def _announcement(doc: dict[str, Any], uri: str) -> Announcement:
@@ -150,11 +125,28 @@ def since(settings: Settings, services: Services, day: date) -> list[Announcemen
     return sorted(found, key=lambda a: (a.input_watermark is None, a.input_watermark or 0, a.build_id))
 
 
-def gcloud_command(settings: Settings, announcement: Announcement) -> str:
-    return (
-        f"gcloud pubsub topics publish {settings.build_topic} --project {settings.project} "
-        f"--message {shlex.quote(announcement.data.decode())}"
+def gcloud_command(project: str, topic: str, message: CompletionMessage) -> str:
+    return f"gcloud pubsub topics publish {topic} --project {project} --message {shlex.quote(encode(message).decode())}"
+
+
+def equivalent_commands(settings: Settings, announcement: Announcement, state_dir: Path) -> list[tuple[str, str]]:
+    """``(label, command)`` pairs that publish ``announcement`` by hand, for ``--dry-run``.
+
+    Locally: the ``obt backfill`` of this build against the same state folder, and the production ``gcloud`` command
+    with placeholders (``PROJECT``, ``CURATED``) for the deployed project and bucket. A local run never prints a
+    command that would reach Google Cloud as it stands: ``gcloud`` ignores ``PUBSUB_EMULATOR_HOST`` and would publish
+    to a real project. With ``OBT_ENV=gcp`` the one command is the real one.
+    """
+    if not settings.is_local:
+        return [("production", gcloud_command(settings.project, settings.build_topic, announcement.message))]
+    local = f"obt backfill --state-dir {shlex.quote(str(state_dir))} --build-id {announcement.build_id}"
+    deployed = completion_message(
+        announcement.build_id,
+        gs_uri(PLACEHOLDER_BUCKET, build_manifest_name(announcement.build_id)),
+        announcement.status,
+        announcement.reason,
     )
+    return [("local", local), ("production", gcloud_command(PLACEHOLDER_PROJECT, settings.build_topic, deployed))]
 
 
 def publish(settings: Settings, services: Services, announcement: Announcement) -> str:

@@ -6,18 +6,35 @@ bucket. Everything after that is the system's own doing: storage notifications �
 ``on_raw_landed`` → local Dataproc → Spark job → Pub/Sub → ``load_obt`` → DuckDB. The demo watches the
 traces each stage leaves (the Dataproc batch, the curated manifest, the load ledger) and reports timings.
 
+Decisions:
+
+- The input files are checked (present, non-empty, readable compression and UTF-8, the expected header, a row)
+  before the local cloud starts: a wrong folder or file costs a second, not the ~20 s of a start.
+- The purchase snapshot is named after the rows seeded (run id ``seed-<digest>``): re-seeding other content on
+  the same state and day makes a new snapshot instead of reusing the previous one, and seeding the same content
+  again reuses its snapshot. Production keeps one ``scheduled`` snapshot a day; the demo is the "new data the
+  same day" case ``obt.extract.request`` describes. The build the system then plans must read that snapshot:
+  if the raw bucket holds a newer one (a later ingest date), the demo stops and says so.
+- A build that fails (its batch, or its manifest's data-quality verdict) is :class:`BuildFailed`, carrying the
+  stages and the manifest so the summary can show where it stopped and the rows per source.
+- SIGTERM and SIGHUP stop the run as Ctrl-C does, the local cloud included (``procs.stop_signals_interrupt``).
+
 :class:`DemoSession` exposes the steps one by one so end-to-end tests can replay them in other orders
 (vendor files first, duplicate uploads, a second day).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import lzma
 import os
+import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,12 +49,14 @@ from obt.config import Settings
 from obt.errors import UserError
 from obt.extract import postgres
 from obt.log import get_logger
+from obt.objects import ListedObject
 from obt.services import Services
 from obt.trigger.planner import BuildPlan
 from obt.trigger.service import current_plan
 from obt_contract import layout, sources
 from obt_tools import generate, seed
-from obt_tools.local import stack
+from obt_tools.local import procs, stack
+from obt_tools.local.dataproc import runner
 
 log = get_logger(__name__)
 
@@ -46,6 +65,27 @@ SUFFIXES = (".csv", ".csv.gz", ".csv.xz")
 DEFAULT_SEED = 42
 WAIT_TIMEOUT_SECONDS = 20 * 60
 POLL_SECONDS = 0.25
+SPARK_STAGE = "Spark job (local Dataproc)"
+# The header each input must start with: what the real files and the generator have.
+HEADERS = {
+    sources.PURCHASES: generate.PURCHASE_HEADER,
+    sources.MOVIE_REVIEW: generate.REVIEW_HEADER,
+    sources.LOG_REVIEWS: generate.LOG_HEADER,
+}
+# Enough text for the header and a first record (reviews run to a few KB), little enough to read in a blink.
+CHECK_CHARS = 256 * 1024
+# How much of the driver log's end the progress line reads.
+PROGRESS_TAIL_BYTES = 64 * 1024
+
+
+class BuildFailed(UserError):
+    """The chain ran and the build failed; ``stages`` and ``manifest`` (``{}`` without one) say where and how."""
+
+    def __init__(self, build_id: str, reason: str, stages: list[Stage], manifest: dict[str, Any] | None = None) -> None:
+        super().__init__(f"build {build_id} failed: {reason}")
+        self.build_id = build_id
+        self.stages = stages
+        self.manifest = manifest or {}
 
 
 @dataclass
@@ -69,6 +109,49 @@ def find_inputs(data_dir: Path) -> InputFiles:
             raise UserError(f"{data_dir} has no {source}.csv, .csv.gz or .csv.xz")
         found[source] = candidates[0]
     return InputFiles(found[sources.PURCHASES], found[sources.MOVIE_REVIEW], found[sources.LOG_REVIEWS])
+
+
+def check_input(source: str, path: Path) -> None:
+    """One line saying what is wrong with an input file, if anything, read from its start only.
+
+    Checked: not empty, decompresses (``.gz``/``.xz``), is UTF-8 text, starts with ``HEADERS[source]`` exactly
+    (the Spark job compares header names exactly too), and has a record after the header. The rest of the file
+    is the pipeline's to judge: bad records are quarantined with their reason.
+    """
+    if path.stat().st_size == 0:
+        raise UserError(f"{path} is empty")
+    try:
+        with seed.open_text(path) as text:
+            head = text.read(CHECK_CHARS)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text ({exc.reason} near its start)") from None
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        raise UserError(f"{path} cannot be decompressed: {exc}") from None
+    expected = HEADERS[source]
+    try:
+        records = csv.reader(io.StringIO(head, newline=""))
+        header = next(records, None)
+        first = next(records, None)
+    except csv.Error as exc:
+        raise UserError(f"{path} is not CSV near its start: {exc}") from None
+    if header is None or tuple(header) != expected:
+        found = ",".join(header or [])
+        raise UserError(f"{path} must start with the header {','.join(expected)}; found {found[:80]!r}")
+    if first is None:
+        raise UserError(f"{path} has a header but no rows")
+
+
+def check_inputs(files: InputFiles) -> InputFiles:
+    """``files`` if every one passes :func:`check_input`; else one line naming every problem, not just the first."""
+    problems = []
+    for source, path in ((sources.PURCHASES, files.purchases), *files.vendor().items()):
+        try:
+            check_input(source, path)
+        except UserError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise UserError("; ".join(problems))
+    return files
 
 
 def generated_inputs(out: Path, scale: float, seed_value: int, id_offset: int = 0) -> InputFiles:
@@ -120,6 +203,7 @@ class Stage:
     started: float | None = None
     finished: float | None = None
     detail: str = ""
+    failed: bool = False
 
     @property
     def seconds(self) -> float | None:
@@ -160,6 +244,11 @@ class DemoSession:
     die_with_parent: bool = False
     settings: Settings = field(init=False)
     last_upload_at: float = field(init=False, default=0.0)
+    # What was seeded and the snapshot extracted from it (object name of its manifest).
+    seeded: seed.SeedResult | None = field(init=False, default=None)
+    snapshot: str | None = field(init=False, default=None)
+    # The batch as GetBatch last showed it while waiting (state, state_message, driver_log).
+    batch: dict[str, Any] = field(init=False, default_factory=dict)
 
     def start(self) -> None:
         with self.stage("start local cloud"):
@@ -178,6 +267,9 @@ class DemoSession:
         self._changed()
         try:
             yield current
+        except BaseException:
+            current.failed = True
+            raise
         finally:
             current.finished = time.monotonic()
             self._changed()
@@ -197,18 +289,24 @@ class DemoSession:
         with self.stage("seed PostgreSQL") as current:
             conn = postgres.connect(self.settings)
             try:
-                rows = seed.seed(conn, csv_path).rows
+                self.seeded = seed.seed(conn, csv_path)
             finally:
                 conn.close()
-            current.detail = f"{rows:,} rows"
-        return rows
+            current.detail = f"{self.seeded.rows:,} rows"
+        return self.seeded.rows
 
     def extract(self, ingest_date: date) -> dict[str, Any]:
-        """What Cloud Scheduler does: POST the job's body to the function's URL."""
+        """What Cloud Scheduler does: POST the job's body to the function's URL.
+
+        After a seed, the body names the snapshot after the seeded rows (:func:`snapshot_run_id`).
+        """
         with self.stage("extract (scheduler → extract_postgres)") as current:
+            body: dict[str, Any] = {"tables": [sources.PURCHASES], "ingest_date": ingest_date.isoformat()}
+            if self.seeded is not None:
+                body["run_id"] = snapshot_run_id(self.seeded.digest, self._snapshots_of(ingest_date))
             response = requests.post(
                 self.service_url("extract_postgres"),
-                json={"tables": [sources.PURCHASES], "ingest_date": ingest_date.isoformat()},
+                json=body,
                 headers={"User-Agent": "Google-Cloud-Scheduler"},
                 timeout=600,
             )
@@ -216,10 +314,21 @@ class DemoSession:
                 raise UserError(f"extract_postgres answered {response.status_code}: {response.text[:500]}")
             [snapshot] = response.json()["snapshots"]
             manifest = snapshot["manifest"]
+            self.snapshot = layout.snapshot_manifest_name(sources.PURCHASES, ingest_date, manifest["run_id"])
             reused = " (complete snapshot reused)" if snapshot["reused"] else ""
             current.detail = f"{manifest['total_rows']:,} rows in {len(manifest['parts'])} part(s){reused}"
             self.last_upload_at = time.monotonic()
         return manifest
+
+    def _snapshots_of(self, ingest_date: date) -> list[tuple[str, int]]:
+        """(run id, generation) of every purchase snapshot manifest in the raw bucket for ``ingest_date``."""
+        objects = Services.from_settings(self.settings).objects
+        listing = objects.list_objects(self.settings.raw_bucket, f"{sources.PURCHASES}/")
+        return [
+            (raw.run_id, obj.generation)
+            for obj, raw in _classified(listing)
+            if raw.kind == "snapshot_manifest" and raw.ingest_date == ingest_date
+        ]
 
     def upload_vendor(self, source: str, path: Path, ingest_date: date) -> str:
         """What the vendor does: put the file into the raw bucket."""
@@ -237,6 +346,12 @@ class DemoSession:
         plan = current_plan(self.settings, Services.from_settings(self.settings))
         if plan.build is None:
             raise UserError("no build is due yet; missing: " + "; ".join(plan.missing))
+        chosen = plan.build.purchases_manifest.name
+        if self.snapshot is not None and chosen != self.snapshot:
+            raise UserError(
+                f"the build would read the purchase snapshot {chosen}, not {self.snapshot} extracted from the rows "
+                "just seeded (the raw bucket holds a newer one): use a later --ingest-date or another --state-dir"
+            )
         return plan.build
 
     def wait_for_load(self, build_id: str, timeout: float = WAIT_TIMEOUT_SECONDS) -> LoadOutcome:
@@ -244,7 +359,7 @@ class DemoSession:
         deadline = time.monotonic() + timeout
         started = self.last_upload_at or time.monotonic()
         routing = Stage("event → batch submitted", started=started)
-        spark = Stage("Spark job (local Dataproc)")
+        spark = Stage(SPARK_STAGE)
         loading = Stage("completion message → load_obt MERGE")
         self.stages += [routing, spark, loading]
         batch_name = f"projects/{self.settings.project}/locations/{self.settings.region}/batches/{build_id}"
@@ -254,7 +369,7 @@ class DemoSession:
         submitted_at = 0.0
         while time.monotonic() < deadline:
             if not batch or batch.get("state") not in ("SUCCEEDED", "FAILED", "CANCELLED"):
-                batch = self._batch(batch_name)
+                batch = self.batch = self._batch(batch_name)
                 if batch and routing.finished is None:
                     routing.finished = submitted_at = time.monotonic()
                     spark.started = submitted_at
@@ -263,7 +378,12 @@ class DemoSession:
                     spark.detail = batch["state"]
                 if batch.get("state") in ("FAILED", "CANCELLED"):
                     spark.finished = time.monotonic()
-                    raise UserError(f"batch {build_id} {batch['state']}: {batch.get('state_message', '')}")
+                    spark.failed = True
+                    self._changed()
+                    reason = f"batch {batch['state']}: {batch['state_message'] or 'no state message'}"
+                    if batch["driver_log"]:
+                        reason += f"; driver log {batch['driver_log']}"
+                    raise BuildFailed(build_id, reason, self.stages)
             if batch.get("state") == "SUCCEEDED" and not manifest:
                 manifest = self._read_curated_json(manifest_name)
                 if manifest:
@@ -298,10 +418,33 @@ class DemoSession:
             found = clients.batches(self.settings).get_batch(name=name)
         except gexc.NotFound:
             return {}
+        output = found.runtime_info.output_uri
         return {
             "state": dataproc_v1.Batch.State(found.state).name,
             "state_message": found.state_message,
+            # The local endpoint's driver log is a file:// URI; anything else is not a local file.
+            "driver_log": output.removeprefix("file://") if output.startswith("file://") else "",
         }
+
+    def heartbeat(self, now: float) -> str | None:
+        """A line on the stage being waited on (``None`` if none runs), for output that is not a terminal.
+
+        For the Spark job: the batch's state, its driver log and, from that log's end, the job's last step and
+        Spark's last stage progress. ``now`` is on the clock of ``Stage.started`` (``time.monotonic``).
+        """
+        running = [s for s in self.stages if s.started is not None and s.finished is None]
+        if not running:
+            return None
+        stage = running[-1]
+        assert stage.started is not None
+        facts = ["still running"]
+        if stage.name == SPARK_STAGE and self.batch:
+            facts.append(f"batch {self.batch['state']}")
+            if self.batch["driver_log"]:
+                log_path = Path(self.batch["driver_log"])
+                facts.append(f"driver log {log_path}")
+                facts += spark_progress(runner.read_tail(log_path, PROGRESS_TAIL_BYTES))
+        return f"[{now - stage.started:6.1f} s] {stage.name}: {', '.join(facts)}"
 
     def _read_curated_json(self, name: str) -> dict[str, Any]:
         blob = clients.storage(self.settings).bucket(self.settings.curated_bucket).blob(name)
@@ -321,6 +464,67 @@ class DemoSession:
             {"build_id": build_id},
         )
         return rows[0] if rows else None
+
+
+def _classified(listing: Iterable[ListedObject]) -> Iterator[tuple[ListedObject, layout.RawObject]]:
+    for obj in listing:
+        try:
+            raw = layout.classify_raw(obj.name)
+        except layout.LayoutError:
+            continue  # not the pipeline's object; the planner reports it
+        if raw is not None:
+            yield obj, raw
+
+
+def snapshot_run_id(digest: str, snapshots: list[tuple[str, int]]) -> str:
+    """The run id for a snapshot of the rows seeded with ``digest``, given the day's (run id, generation) list.
+
+    ``seed-<16 hex digits of the digest>``: the extract reuses that snapshot when the same rows were seeded
+    before, and exports a new one otherwise. Reuse is only right while it is the day's newest snapshot (the
+    planner takes the newest); after other rows were extracted in between, the same rows get a new run id with a
+    suffix no snapshot of the day has, so their export becomes the newest.
+    """
+    base = f"seed-{digest[:16]}"
+    if not snapshots:
+        return base
+    newest = max(snapshots, key=lambda snapshot: snapshot[1])[0]
+    if newest == base or newest.startswith(f"{base}-"):
+        return newest
+    taken = {run_id for run_id, _ in snapshots}
+    if base not in taken:
+        return base
+    suffix = len(snapshots)
+    while f"{base}-{suffix}" in taken:
+        suffix += 1
+    return f"{base}-{suffix}"
+
+
+# log4j lines of Spark's task scheduler: "... INFO TaskSetManager: Finished task 0.0 in stage 4.0 (TID 3) ... (1/8)".
+_TASK_LINE = re.compile(
+    r"INFO TaskSetManager: (Starting|Finished) task \S+ in stage (\d+)\.\d+ .*?(?:\((\d+)/(\d+)\))?\s*$"
+)
+
+
+def spark_progress(log_tail: str) -> list[str]:
+    """From the end of a driver log: the job's last logged step and Spark's last stage progress (each if found)."""
+    step = stage = None
+    for line in reversed(log_tail.splitlines()):
+        if step is None and line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict) and str(record.get("logger", "")).startswith("obt_job"):
+                step = f"job step '{record.get('message', '')}'"
+        if stage is None and (match := _TASK_LINE.search(line)):
+            verb, number, done, total = match.groups()
+            if verb == "Finished" and total:
+                stage = f"Spark stage {number}: {done}/{total} tasks done"
+            else:
+                stage = f"Spark stage {number} running"
+        if step is not None and stage is not None:
+            break
+    return [fact for fact in (step, stage) if fact is not None]
 
 
 def ledger_detail(ledger: dict[str, Any]) -> str:
@@ -349,31 +553,42 @@ class DemoResult:
 
 
 def prepare_inputs(options: DemoOptions) -> InputFiles:
+    """The checked input files (generated first when no ``data_dir`` is given); one-line errors."""
     if options.data_dir is not None:
         if not options.data_dir.is_dir():
             raise UserError(f"--data-dir {options.data_dir} is not a folder")
-        return find_inputs(options.data_dir)
+        return check_inputs(find_inputs(options.data_dir))
     out = options.state_dir / "data" / f"generated-scale{options.scale:g}-seed{options.seed}"
-    return generated_inputs(out, options.scale, options.seed)
+    return check_inputs(generated_inputs(out, options.scale, options.seed))
 
 
 def run(options: DemoOptions, on_change: Callable[[DemoSession], None] | None = None) -> DemoResult:
-    """Start the local cloud, feed it like production is fed, wait for the OBT, summarise."""
+    """Check the inputs, start the local cloud, feed it like production is fed, wait for the OBT, summarise."""
+    with procs.stop_signals_interrupt():
+        return _run(options, on_change)
+
+
+def _run(options: DemoOptions, on_change: Callable[[DemoSession], None] | None) -> DemoResult:
     from obt.warehouse import open_warehouse
     from obt_tools.analytics import insights
 
     session = DemoSession(options.state_dir, on_change=on_change)
+    with session.stage("prepare input files") as current:
+        files = prepare_inputs(options)
+        current.detail = str(files.purchases.parent)
     try:
         session.start()
-        with session.stage("prepare input files") as current:
-            files = prepare_inputs(options)
-            current.detail = str(files.purchases.parent)
         session.seed_postgres(files.purchases)
         session.extract(options.ingest_date)
         for source, path in files.vendor().items():
             session.upload_vendor(source, path, options.ingest_date)
         build = session.expected_build()
         outcome = session.wait_for_load(build.build_id)
+        if outcome.manifest["status"] != "succeeded":
+            spark = next(s for s in reversed(session.stages) if s.name == SPARK_STAGE)
+            spark.failed = True
+            reason = outcome.manifest.get("reason") or "the manifest gives no reason"
+            raise BuildFailed(build.build_id, reason, session.stages, outcome.manifest)
         warehouse = open_warehouse(session.settings)
         obt_table = f"{session.settings.obt_dataset}.{session.settings.obt_table}"
         obt_rows = int(warehouse.query(f"SELECT COUNT(*) AS n FROM {obt_table}")[0]["n"])

@@ -5,6 +5,9 @@ empty ``CustomerID`` or ``Description`` becomes NULL) into a temporary file; onl
 replaced, in ONE transaction (``DROP``/``CREATE``/``COPY FROM STDIN``). A malformed line therefore stops the
 load with its line number before the database is touched, and a database-side failure rolls back: the
 table is never half-loaded, and seeding twice gives the same table (no duplicates).
+
+Each seed reports a digest of the rows it stored (SHA-256 of the converted CSV it copied), so a caller can tell
+a re-seed with the same content from one with other content; the demo names its purchase snapshot after it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import hashlib
 import io
 import lzma
 import tempfile
@@ -54,6 +58,9 @@ class MalformedLine(UserError):
 class SeedResult:
     table: str
     rows: int
+    # SHA-256 (hex) of the converted rows as copied: the same rows in the same order give the same digest,
+    # whatever the source file's compression, line ends or date spelling.
+    digest: str
 
 
 def parse_invoice_date(text: str) -> datetime:
@@ -183,7 +190,9 @@ def seed(conn, csv_path: Path, table: str = "user_purchase") -> SeedResult:
     with tempfile.TemporaryFile() as spool:
         with open_text(csv_path) as text:
             rows = spool_converted(text, spool)
-        log.info("seed file validated", path=str(csv_path), rows=rows)
+        spool.seek(0)
+        digest = hashlib.file_digest(spool, "sha256").hexdigest()
+        log.info("seed file validated", path=str(csv_path), rows=rows, digest=digest)
         spool.seek(0)
         columns = ", ".join(quote_ident(name) for name, _ in COLUMNS)
         cursor = conn.cursor()
@@ -199,4 +208,4 @@ def seed(conn, csv_path: Path, table: str = "user_purchase") -> SeedResult:
             _rollback(cursor)
             raise
     log.info("table seeded", table=table, rows=rows, path=str(csv_path), reason="replaced in one transaction")
-    return SeedResult(table, rows)
+    return SeedResult(table, rows, digest)

@@ -1,33 +1,79 @@
-"""``obt status``: the latest builds (curated bucket), loads (ledger) and data-quality counts, as tables."""
+"""``obt status``: running batches, the latest builds (curated bucket), loads (ledger) and data-quality counts.
+
+Decisions:
+
+- Each part is read from where it is reachable, and one that is not becomes a note instead of an error: the
+  command is for finding out what is wrong.
+- Running batches come from ListBatches (the ``Batches`` port), so a build under way is visible before its
+  manifest exists: while one runs, an empty curated bucket reads "no finished build yet", not "no builds".
+- With the local cloud down, the builds are read from the storage emulator's files in the state folder
+  (``STATE/gcs/BUCKET/NAME``: fake-gcs-server's filesystem backend), newest first by file time; running batches
+  are then unknown, and a note says so.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
 
 from obt.config import Settings
 from obt.errors import TransientError
-from obt.log import get_logger
-from obt.objects import Objects
+from obt.trigger.batches import Batches
 from obt.warehouse.base import Warehouse
+from obt_contract.layout import BUILDS_PREFIX, MANIFEST_NAME, gs_uri, split_gs_uri
 
-log = get_logger(__name__)
+
+class Manifests(Protocol):
+    """The two ``Objects`` calls status needs; ``GcsObjects`` and :class:`StoredManifests` both answer them."""
+
+    def manifest_uris(self, bucket: str) -> list[str]: ...
+
+    def read_json(self, uri: str, generation: int | None = None) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class StoredManifests:
+    """Build manifests read straight from the storage emulator's files (the local cloud is down)."""
+
+    root: Path
+
+    def _path(self, uri: str) -> Path:
+        bucket, name = split_gs_uri(uri)
+        return self.root / bucket / name
+
+    def manifest_uris(self, bucket: str) -> list[str]:
+        folder = self.root / bucket
+        found = sorted(folder.glob(f"{BUILDS_PREFIX}*/{MANIFEST_NAME}"), key=lambda p: (p.stat().st_mtime, p.name))
+        return [gs_uri(bucket, path.relative_to(folder).as_posix()) for path in found]
+
+    def read_json(self, uri: str, generation: int | None = None) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(self._path(uri).read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return {}  # not JSON: shown as a build without fields rather than hiding the others
+        return doc if isinstance(doc, dict) else {}
 
 
 @dataclass
 class Status:
     # None: that part could not be read (see notes), as opposed to read and empty.
+    running: list[dict[str, Any]] | None = None
     builds: list[dict[str, Any]] | None = None
     loads: list[dict[str, Any]] | None = None
     dq_counts: list[dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def recent_builds(objects: Objects, settings: Settings, limit: int) -> list[dict[str, Any]]:
+def recent_builds(objects: Manifests, settings: Settings, limit: int) -> list[dict[str, Any]]:
     uris = objects.manifest_uris(settings.curated_bucket)[-limit:]
     builds = []
     for uri in reversed(uris):
@@ -48,12 +94,41 @@ def recent_builds(objects: Objects, settings: Settings, limit: int) -> list[dict
     return builds
 
 
-def collect(settings: Settings, warehouse: Warehouse | None, objects: Objects | None, limit: int = 10) -> Status:
-    """Gather what is reachable; an unreachable part becomes a note instead of an error."""
+def running_batches(batches: Batches, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
+    """OBT batches pending or running, created within the reconcile lookback (a batch never runs longer)."""
+    since = (now or datetime.now(UTC)) - timedelta(hours=settings.reconcile_lookback_hours)
+    return [
+        {"build_id": b.build_id, "state": b.state, "created_at": b.create_time, "detail": b.state_message}
+        for b in batches.active_since(since)
+    ]
+
+
+def collect(
+    settings: Settings,
+    warehouse: Warehouse | None,
+    objects: Manifests | None,
+    limit: int = 10,
+    batches: Batches | None = None,
+) -> Status:
+    """Gather what is reachable; ``None`` for a source that is not (the local cloud is down)."""
     status = Status()
+    here = settings.state_dir
+    if batches is not None:
+        try:
+            status.running = running_batches(batches, settings)
+        except TransientError as exc:
+            status.notes.append(f"running batches unavailable: {exc}")
     if objects is None:
-        status.notes.append("builds unavailable: the local cloud is not running (`obt local up`)")
+        status.notes.append(
+            f"the local cloud is not running under {here} (`obt local up`): no builds or running batches to show"
+        )
     else:
+        if isinstance(objects, StoredManifests):
+            status.notes.append(
+                f"the local cloud is not running under {here}: builds read from {objects.root}, running batches unknown"
+            )
+        elif batches is None and settings.is_local:
+            status.notes.append("running batches unknown: no local Dataproc endpoint (OBT_DATAPROC_ENDPOINT)")
         try:
             status.builds = recent_builds(objects, settings, limit)
         except TransientError as exc:
@@ -92,6 +167,15 @@ def _seconds(r: dict[str, Any]) -> str:
 
 
 def render_status(status: Status, console: Console) -> None:
+    if status.running:
+        running = Table(title="Running batches (Dataproc)", title_justify="left")
+        for column in ("build", "state", "created"):
+            running.add_column(column, no_wrap=True)
+        running.add_column("detail", overflow="fold")
+        for b in status.running:
+            running.add_row(*(_cell(b[k]) for k in ("build_id", "state", "created_at", "detail")))
+        console.print(running)
+
     builds = Table(title="Latest builds (curated bucket)", title_justify="left")
     builds.add_column("build", no_wrap=True)
     builds.add_column("status", no_wrap=True)
@@ -103,8 +187,12 @@ def render_status(status: Status, console: Console) -> None:
         builds.add_row(
             *(_cell(b[k]) for k in ("build_id", "status", "created_at", "input_watermark", "rows", "reason"))
         )
-    if status.builds is not None:
-        console.print(builds if status.builds else "No builds in the curated bucket.")
+    if status.builds:
+        console.print(builds)
+    elif status.builds is not None and status.running:
+        console.print(f"No finished build in the curated bucket yet: {len(status.running)} batch(es) running.")
+    elif status.builds is not None:
+        console.print("No builds in the curated bucket.")
 
     loads = Table(title="Latest loads (obt_ops.load_ledger)", title_justify="left")
     loads.add_column("finished (UTC)", no_wrap=True)

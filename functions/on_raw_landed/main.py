@@ -1,19 +1,28 @@
 """Cloud Function (2nd gen) ``on_raw_landed``: CloudEvent ``google.cloud.storage.object.v1.finalized``.
 
-Returns normally to acknowledge (submitted, duplicate, waiting, ignored, malformed); raises only for
-transient failures so that Eventarc redelivers. The logic lives in ``obt.trigger.service``.
+Answers JSON ``{"action", "reason", "build_id"}`` (``obt.responses``): 200 to acknowledge (submitted, duplicate,
+waiting, ignored, rejected), 5xx so that Eventarc redelivers (transient failures). The logic lives in
+``obt.trigger.service``. Served as an HTTP function that parses the CloudEvent itself, so that it can answer.
 """
 
 from __future__ import annotations
 
+import flask
 import functions_framework
+from cloudevents.http import CloudEvent
 
-from obt import config
+from obt import config, responses
 from obt.services import Services
+from obt.trigger.events import FINALIZED
 from obt.trigger.service import on_raw_landed as handle
 
 
-@functions_framework.cloud_event
-def on_raw_landed(cloud_event) -> None:
+def _handle(event: CloudEvent) -> responses.Answer:
     settings = config.settings()
-    handle(cloud_event, settings, Services.from_settings(settings))
+    outcome = handle(event, settings, Services.from_settings(settings))
+    return responses.Answer(outcome.action, outcome.reason, outcome.build_id, outcome.missing)
+
+
+@functions_framework.http
+def on_raw_landed(request: flask.Request) -> responses.JsonResponse:
+    return responses.serve_event(request, FINALIZED, _handle)

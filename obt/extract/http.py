@@ -7,26 +7,20 @@ reason, so it is visible in the job's log rather than silently acknowledged.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from obt import config
 from obt.config import ConfigError
 from obt.errors import PermanentError, TransientError
 from obt.extract.request import BadRequest, parse_body
 from obt.extract.service import response_body, run_extract
 from obt.log import get_logger
+from obt.responses import JsonResponse, json_response
 
 log = get_logger(__name__)
 
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
 
 
-def _json(status: int, body: dict[str, Any]) -> tuple[str, int, dict[str, str]]:
-    return json.dumps(body), status, {"Content-Type": "application/json"}
-
-
-def handle(request) -> tuple[str, int, dict[str, str]]:
+def handle(request) -> JsonResponse:
     """``request`` is the Flask request functions-framework passes in."""
     try:
         settings = config.settings()
@@ -37,10 +31,10 @@ def handle(request) -> tuple[str, int, dict[str, str]]:
         )
     except BadRequest as exc:
         log.warning("extract request rejected", reason=str(exc))
-        return _json(400, {"error": str(exc)})
+        return json_response({"error": str(exc)}, 400)
     except ConfigError as exc:
         log.error("extract misconfigured", reason=str(exc))
-        return _json(500, {"error": f"configuration: {exc}"})
+        return json_response({"error": f"configuration: {exc}"}, 500)
     log.info(
         "extract requested",
         tables=list(extract.tables),
@@ -51,8 +45,8 @@ def handle(request) -> tuple[str, int, dict[str, str]]:
         outcomes = run_extract(settings, extract)
     except TransientError as exc:
         log.warning("extract failed, retry later", reason=str(exc))
-        return _json(503, {"error": str(exc), "retry": True})
+        return json_response({"error": str(exc), "retry": True}, 503)
     except PermanentError as exc:
         log.error("extract failed permanently", reason=str(exc))
-        return _json(500, {"error": str(exc), "retry": False})
-    return _json(200, response_body(outcomes))
+        return json_response({"error": str(exc), "retry": False}, 500)
+    return json_response(response_body(outcomes), 200)

@@ -1,7 +1,7 @@
 """The snapshot manifest (docs/contracts.md): what a complete export of one table holds.
 
-Beyond the contract's fields each part also records its object ``generation``, so a reader can fetch
-exactly the bytes this export wrote even if a concurrent retry later overwrote the name.
+Every part records its object ``generation``, size and crc32c: together they pin the exact bytes this export
+committed, so any reader can tell whether the bucket still holds them (``obt.extract.integrity``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from obt.extract.integrity import manifest_parts
 from obt.extract.parts import Part
-from obt_contract.layout import gs_uri
+from obt_contract.layout import gs_uri, snapshot_prefix
 
 FORMAT = "csv.gz"
 
@@ -33,18 +34,17 @@ def build_manifest(
     if indexes != list(range(len(parts))):
         raise ValueError(f"parts must be numbered 0..{len(parts) - 1}, got {indexes}")
     completed = completed_at or datetime.now(UTC)
-    part_entries = []
-    for part in parts:
-        entry: dict[str, Any] = {
+    part_entries = [
+        {
             "name": part.name,
             "uri": gs_uri(bucket, part.name),
+            "generation": part.generation,
             "rows": part.rows,
             "bytes": part.bytes,
             "crc32c": part.crc32c,
         }
-        if part.generation is not None:
-            entry["generation"] = part.generation
-        part_entries.append(entry)
+        for part in parts
+    ]
     return {
         "kind": "snapshot",
         "table": table,
@@ -67,7 +67,10 @@ def _utc_iso(moment: datetime) -> str:
 
 
 def check_manifest(doc: Any, *, table: str, run_id: str, ingest_date: date) -> list[str]:
-    """Problems that make ``doc`` unusable as this snapshot's manifest (empty when it is fine)."""
+    """Problems that make ``doc`` unusable as this snapshot's manifest (empty when it is fine).
+
+    Strict: the extract reuses only a manifest in the shape it writes itself, every part pinned by generation,
+    size and crc32c, so the bucket can be checked against it (``obt.extract.integrity``)."""
     if not isinstance(doc, dict):
         return ["manifest is not a JSON object"]
     problems = []
@@ -75,11 +78,17 @@ def check_manifest(doc: Any, *, table: str, run_id: str, ingest_date: date) -> l
     for key, value in expected.items():
         if doc.get(key) != value:
             problems.append(f"{key} is {doc.get(key)!r}, expected {value!r}")
-    parts = doc.get("parts")
-    if not isinstance(parts, list) or not parts:
-        problems.append("no parts")
-    elif not all(isinstance(p, dict) and isinstance(p.get("rows"), int) for p in parts):
+    try:
+        parts = manifest_parts(doc, snapshot_prefix(table, ingest_date, run_id))
+    except ValueError as exc:
+        return [*problems, str(exc)]
+    for part in parts:
+        unpinned = [key for key in ("generation", "bytes", "crc32c") if getattr(part, key) is None]
+        if unpinned:
+            problems.append(f"part {part.name} records no {', '.join(unpinned)}")
+    rows = [p.get("rows") for p in doc["parts"]]
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in rows):
         problems.append("a part has no integer row count")
-    elif sum(p["rows"] for p in parts) != doc.get("total_rows"):
+    elif sum(rows) != doc.get("total_rows"):
         problems.append("total_rows is not the sum of the parts' rows")
     return problems

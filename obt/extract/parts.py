@@ -48,7 +48,7 @@ class PartSink(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
-    def commit(self, size: int, crc32c: str) -> int | None:
+    def commit(self, size: int, crc32c: str) -> int:
         """Finalise the part (checking size and checksum when the store reports them); return its generation."""
         ...
 
@@ -64,7 +64,7 @@ class Part:
     rows: int
     bytes: int
     crc32c: str
-    generation: int | None = None
+    generation: int
 
 
 def crc32c_base64(value: int) -> str:

@@ -2,9 +2,10 @@
 
 Run id: the request's ``run_id`` if given, else ``scheduled``. Together with the ingest date it is the
 idempotency key of a snapshot (``user_purchase/ingest_date=D/run_id=R/``). Cloud Scheduler retries by
-resending the same body, so a retry derives the same key and finds the complete manifest (or replaces the
-parts of a failed attempt) instead of exporting a second copy; the daily job thus yields one snapshot per
-day. A deliberate re-export (a backfill, or new data the same day) passes its own ``run_id``.
+resending the same body, so a retry derives the same key and finds the complete manifest (or, after a failed
+attempt, exports as a new attempt and removes the failed one's parts) instead of exporting a second copy; the
+daily job thus yields one snapshot per day. A deliberate re-export (a backfill, or new data the same day)
+passes its own ``run_id``.
 
 Ingest date: the body's ``ingest_date``, else the date of the ``X-CloudScheduler-ScheduleTime`` header
 (the scheduled time, identical across retries, so a retry after midnight UTC still maps to the same

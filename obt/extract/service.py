@@ -21,7 +21,6 @@ from obt.extract.postgres import is_transient, shared_connection, sqlstate
 from obt.extract.request import ExtractRequest
 from obt.extract.storage import GcsPartSink, storage_errors
 from obt.objects import GcsObjects
-from obt_contract.layout import part_name
 
 
 @contextmanager
@@ -44,10 +43,6 @@ def run_extract(settings: Settings, request: ExtractRequest, progress: Progress 
         bucket = clients.storage(settings).bucket(settings.raw_bucket)
     outcomes = []
     for table in request.tables:
-
-        def open_part(index: int, table: str = table) -> GcsPartSink:
-            return GcsPartSink(bucket, part_name(table, request.ingest_date, request.run_id, index))
-
         outcomes.append(
             extract_table(
                 lambda: _database(settings),
@@ -57,7 +52,7 @@ def run_extract(settings: Settings, request: ExtractRequest, progress: Progress 
                 ingest_date=request.ingest_date,
                 run_id=request.run_id,
                 part_bytes=settings.extract_part_bytes,
-                open_part=open_part,
+                open_part=lambda name: GcsPartSink(bucket, name),
                 progress=progress,
             )
         )

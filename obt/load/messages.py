@@ -15,6 +15,9 @@ from obt.errors import PermanentError
 from obt_contract import message as contract
 from obt_contract.message import CompletionMessage
 
+# The base64 length of a message of MAX_MESSAGE_BYTES (padded to whole 4-character groups).
+_MAX_BASE64_CHARS = 4 * -(-contract.MAX_MESSAGE_BYTES // 3)
+
 
 class MessageError(PermanentError):
     """A completion message that is not JSON, misses a field, or points outside the curated bucket."""
@@ -44,6 +47,11 @@ def decode_pubsub_event(data: object) -> PubSubDelivery:
     encoded = message.get("data", "")
     if not isinstance(encoded, str):
         raise MessageError("Pub/Sub message data must be a base64 string")
+    if len(encoded) > _MAX_BASE64_CHARS:
+        # Refused before decoding: megabytes of text are neither decoded nor quoted anywhere.
+        raise MessageError(
+            f"message is about {len(encoded) * 3 // 4:,} bytes, over the limit of {contract.MAX_MESSAGE_BYTES:,}"
+        )
     try:
         payload = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -7,19 +7,25 @@ the same code runs in the Cloud Function, the local stack and the tests. Decisio
 2. manifest missing, unreadable or inconsistent -> rejected (permanent: logged, acknowledged);
 3. data-quality counts of the manifest -> ``obt_ops.dq_counts`` (once per build);
 4. manifest status not ``succeeded`` -> skipped;
-5. build already loaded -> skipped; older (``input_watermark``) than the last loaded build -> skipped;
-6. otherwise stage (staged rows must equal the manifest's ``obt.rows``, else rejected), MERGE, and a ledger
-   row ``loaded`` with rows inserted/updated/deleted, bytes and timings.
+5. build already loaded -> skipped; older (``input_watermark``) than the last loaded build -> skipped
+   (``LoadState.refusal``; a staging table an earlier, crashed delivery left is dropped);
+6. otherwise stage (staged rows must equal the manifest's ``obt.rows``, else rejected), then ``warehouse.merge``:
+   the MERGE and its ledger row ``loaded`` (rows inserted/updated/deleted, bytes, timings) in ONE transaction
+   that checks step 5 again on the ledger it reads, so the ledger cannot disagree with the table.
 
 An exception on the way leaves a ledger row ``failed`` (when the warehouse can still take it) and propagates.
+Every reason stored or logged is cut to a fixed length (``obt_contract.message.truncate``); a malformed or
+oversized message is logged in one bounded line, never with its text beyond a short prefix.
 
 All of it runs under ``warehouse.serialized()``: two deliveries of one message, or two builds, never
 interleave. Transient errors propagate (the platform redelivers); every step is idempotent, so a
 redelivery after a crash anywhere converges on the same table.
 
-Test-only fault injection, read here and nowhere else: ``OBT_FAULT=after_staging`` raises ``InjectedFault``
-between staging and the MERGE (a crash at the worst moment). With ``OBT_FAULT_TOKEN=PATH`` it fires only
-while PATH exists and removes it, so exactly one delivery fails and the redelivery recovers.
+Test-only fault injection, read here and nowhere else: ``OBT_FAULT=POINT`` raises ``InjectedFault`` at one of
+``FAULT_POINTS`` (a crash at the worst moments): ``after_staging`` (before the MERGE), ``after_merge`` (inside
+the transaction, between the MERGE and its ledger row: it rolls back) and ``after_ledger`` (committed, staging
+table not dropped yet). With ``OBT_FAULT_TOKEN=PATH`` it fires only while PATH exists and removes it, so
+exactly one delivery fails and the redelivery recovers.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,12 +45,18 @@ from obt.load.messages import CompletionMessage, MessageError, decode_pubsub_eve
 from obt.log import get_logger
 from obt.objects import Objects
 from obt.services import Services
-from obt.warehouse.base import Warehouse
+from obt.warehouse.base import Warehouse, ledger_row
 from obt_contract.layout import build_prefix
-from obt_contract.message import STATUSES
+from obt_contract.message import MAX_REASON_CHARS, STATUSES, truncate
 from obt_contract.sources import LOG_REVIEWS
 
 log = get_logger(__name__)
+
+FAULT_POINTS = ("after_staging", "after_merge", "after_ledger")
+# Room for a short prefix ("build failed: ") before a reason the contract has already cut, so its marker stays.
+REASON_CHARS = MAX_REASON_CHARS + 100
+# A rejected message's log line: the reason may quote message text (a bad build id, say); keep a glimpse only.
+REJECTED_REASON_CHARS = 300
 
 
 class InjectedFault(RuntimeError):
@@ -155,7 +167,10 @@ def dq_rows(sources: Mapping[str, Any], metrics: Mapping[str, Any] | None = None
     return rows
 
 
-def _fault_point(name: str) -> None:
+def fault_point(name: str) -> None:
+    """The test-only crash hook (module docstring): raise ``InjectedFault`` when ``OBT_FAULT`` names this point."""
+    if name not in FAULT_POINTS:
+        raise ValueError(f"unknown fault point {name!r}")
     if os.environ.get("OBT_FAULT") != name:
         return
     token = os.environ.get("OBT_FAULT_TOKEN")
@@ -171,87 +186,83 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _ledger_row(message: CompletionMessage, message_id: str, started_at: datetime, **values: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "build_id": message.build_id,
-        "message_id": message_id,
-        "manifest_uri": message.manifest_uri,
-        "build_status": message.status,
-        "input_watermark": None,
-        "inputs": None,
-        "outcome": None,
-        "reason": None,
-        "rows_staged": None,
-        "rows_inserted": None,
-        "rows_updated": None,
-        "rows_deleted": None,
-        "bytes_staged": None,
-        "stage_seconds": None,
-        "merge_seconds": None,
-        "started_at": started_at,
-        "finished_at": None,
-    }
-    row.update(values)
-    return row
+@dataclass
+class _Ledger:
+    """The ledger rows and log lines of one delivery: every reason cut to ``REASON_CHARS``."""
+
+    message: CompletionMessage
+    message_id: str
+    warehouse: Warehouse
+    started_at: datetime = field(default_factory=_now)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """What every log line of this delivery carries."""
+        return {"build_id": self.message.build_id, "message_id": self.message_id}
+
+    def row(self, outcome: str, reason: str, **values: Any) -> dict[str, Any]:
+        message_fields = {
+            "build_id": self.message.build_id,
+            "message_id": self.message_id,
+            "manifest_uri": self.message.manifest_uri,
+            "build_status": self.message.status,  # the manifest's status, in ``values``, wins
+            "started_at": self.started_at,
+        }
+        return ledger_row(**{**message_fields, **values}, outcome=outcome, reason=truncate(reason, REASON_CHARS))
+
+    def report(self, entry: dict[str, Any]) -> LoadOutcome:
+        """Log a row already in the ledger, as the delivery's outcome."""
+        counts = ("rows_inserted", "rows_updated", "rows_deleted", "rows_staged")
+        log.info(
+            f"build {entry['outcome']}",
+            outcome=entry["outcome"],
+            reason=entry["reason"],
+            **self.fields,
+            **{k: entry[k] for k in counts if entry[k] is not None},
+        )
+        return LoadOutcome(entry["outcome"], entry["reason"], build_id=self.message.build_id, ledger=entry)
+
+    def finish(self, outcome: str, reason: str, **values: Any) -> LoadOutcome:
+        """Append a row (any outcome but ``loaded``, which ``Warehouse.merge`` writes) and report it."""
+        entry = self.row(outcome, reason, **values, finished_at=_now())
+        self.warehouse.record_load(entry)
+        return self.report(entry)
 
 
 def load_build(message: CompletionMessage, settings: Settings, services: Services, message_id: str = "") -> LoadOutcome:
     """Handle one validated completion message; see the module docstring for the decisions."""
     warehouse = services.warehouse()
-    started_at = _now()
-    fields = {"build_id": message.build_id, "message_id": message_id}
-
-    def finish(outcome: str, reason: str, **values: Any) -> LoadOutcome:
-        row = _ledger_row(message, message_id, started_at, outcome=outcome, reason=reason, **values)
-        row["finished_at"] = _now()
-        warehouse.record_load(row)
-        log.info(
-            f"build {outcome}",
-            outcome=outcome,
-            reason=reason,
-            **fields,
-            **{
-                k: row[k]
-                for k in ("rows_inserted", "rows_updated", "rows_deleted", "rows_staged")
-                if row[k] is not None
-            },
-        )
-        return LoadOutcome(outcome=outcome, reason=reason, build_id=message.build_id, ledger=row)
-
+    ledger = _Ledger(message, message_id, warehouse)
     with warehouse.serialized():
         warehouse.ensure_schema()
         try:
-            return _decide_and_load(message, settings, warehouse, services.objects, finish, fields)
+            return _decide_and_load(message, settings, warehouse, services.objects, ledger)
         except Exception as exc:
             # Visible in the ledger, then re-raised so the platform redelivers; a ledger write failing
             # here (warehouse down) must not hide the original error.
             try:
-                finish("failed", f"{type(exc).__name__}: {exc}"[:1000])
+                ledger.finish("failed", f"{type(exc).__name__}: {exc}")
             except Exception:
-                log.error("could not record the failed load", **fields)
+                log.error("could not record the failed load", **ledger.fields)
             raise
 
 
 def _decide_and_load(
-    message: CompletionMessage,
-    settings: Settings,
-    warehouse: Warehouse,
-    objects: Objects,
-    finish: Callable[..., LoadOutcome],
-    fields: dict[str, Any],
+    message: CompletionMessage, settings: Settings, warehouse: Warehouse, objects: Objects, ledger: _Ledger
 ) -> LoadOutcome:
+    fields = ledger.fields
     if message.status != "succeeded":
         # Nothing to load, but a failed build's manifest (when it got that far) says why in its counts.
         try:
             failed = read_manifest(objects, message, settings.curated_bucket)
             warehouse.record_dq_counts(message.build_id, dq_rows(failed.sources, failed.metrics))
         except PermanentError as exc:
-            log.info("no data-quality counts for the failed build", reason=str(exc), **fields)
-        return finish("skipped", f"build failed: {message.reason or 'no reason given'}")
+            log.info("no data-quality counts for the failed build", reason=truncate(str(exc)), **fields)
+        return ledger.finish("skipped", f"build failed: {message.reason or 'no reason given'}")
     try:
         manifest = read_manifest(objects, message, settings.curated_bucket)
     except PermanentError as exc:
-        return finish("rejected", f"manifest unusable: {exc}")
+        return ledger.finish("rejected", f"manifest unusable: {exc}")
     context = {
         "build_status": manifest.status,
         "input_watermark": manifest.input_watermark,
@@ -259,60 +270,64 @@ def _decide_and_load(
     }
     warehouse.record_dq_counts(message.build_id, dq_rows(manifest.sources, manifest.metrics))
     if manifest.status != "succeeded":
-        return finish("skipped", f"manifest status is {manifest.status}: {manifest.reason or ''}".strip(), **context)
-    state = warehouse.load_state(message.build_id)
-    if state.times_loaded:
-        return finish("skipped", "already loaded", **context)
-    if state.last_watermark is not None and manifest.input_watermark < state.last_watermark:
-        return finish(
-            "skipped",
-            f"older than the last loaded build (input_watermark {manifest.input_watermark} < {state.last_watermark})",
-            **context,
-        )
+        reason = f"manifest status is {manifest.status}: {manifest.reason or ''}".strip()
+        return ledger.finish("skipped", reason, **context)
+    refusal = warehouse.load_state(message.build_id).refusal(manifest.input_watermark)
+    if refusal is not None:
+        _drop_staging(warehouse, message.build_id, fields)
+        return ledger.finish("skipped", refusal, **context)
 
     log.info("staging build", files=len(manifest.files), **fields)
     t0 = time.perf_counter()
     staged = warehouse.stage(message.build_id, manifest.files)
     t1 = time.perf_counter()
     if manifest.rows is not None and staged.rows != manifest.rows:
-        warehouse.drop_staging(message.build_id)
-        return finish(
+        _drop_staging(warehouse, message.build_id, fields)
+        return ledger.finish(
             "rejected",
             f"staged {staged.rows} rows but the manifest lists {manifest.rows}",
             rows_staged=staged.rows,
             bytes_staged=staged.bytes,
             **context,
         )
-    _fault_point("after_staging")
-    counts = warehouse.merge(message.build_id)
-    t2 = time.perf_counter()
-    outcome = finish(
+    fault_point("after_staging")
+    loaded = ledger.row(
         "loaded",
         "newest build",
         rows_staged=staged.rows,
-        rows_inserted=counts.inserted,
-        rows_updated=counts.updated,
-        rows_deleted=counts.deleted,
         bytes_staged=staged.bytes,
         stage_seconds=round(t1 - t0, 3),
-        merge_seconds=round(t2 - t1, 3),
         **context,
     )
+    merged = warehouse.merge(message.build_id, loaded, before_ledger=lambda: fault_point("after_merge"))
+    if merged.ledger is None:
+        # Refused by the ledger its transaction read: another load got there first (BigQuery, two instances).
+        _drop_staging(warehouse, message.build_id, fields)
+        refusal = merged.state.refusal(manifest.input_watermark) or "refused by the ledger"
+        return ledger.finish("skipped", refusal, **context)
+    fault_point("after_ledger")
+    _drop_staging(warehouse, message.build_id, fields)
+    return ledger.report(merged.ledger)
+
+
+def _drop_staging(warehouse: Warehouse, build_id: str, fields: dict[str, Any]) -> None:
     try:
-        warehouse.drop_staging(message.build_id)
+        warehouse.drop_staging(build_id)
     except Exception as exc:
-        # The load is done and recorded; a leftover staging table is replaced on reuse (and expires on BigQuery).
-        log.warning("could not drop the staging table", error=str(exc), **fields)
-    return outcome
+        # The outcome is decided and recorded; a leftover staging table is replaced on reuse (and expires on
+        # BigQuery).
+        log.warning("could not drop the staging table", error=truncate(str(exc)), **fields)
 
 
-def handle_event(event_data: object, settings: Settings, services: Services, event_id: str = "") -> LoadOutcome | None:
-    """A messagePublished CloudEvent's data -> ``load_build``; ``None`` when the message is malformed
-    (logged and acknowledged: redelivering the same bytes cannot help)."""
+def handle_event(event_data: object, settings: Settings, services: Services, event_id: str = "") -> LoadOutcome:
+    """A messagePublished CloudEvent's data -> ``load_build``; ``rejected`` (no build id, no ledger row) when the
+    message is malformed or over the size limit (acknowledged: redelivering the same bytes cannot help), after ONE
+    bounded log line; the function answers with that reason."""
     try:
         delivery = decode_pubsub_event(event_data)
         message = parse_message(delivery.data, settings.curated_bucket)
     except MessageError as exc:
-        log.error("malformed completion message acknowledged without loading", reason=str(exc), event_id=event_id)
-        return None
+        reason = truncate(str(exc), REJECTED_REASON_CHARS)
+        log.error("malformed completion message acknowledged without loading", reason=reason, event_id=event_id)
+        return LoadOutcome("rejected", f"malformed completion message: {reason}", build_id="")
     return load_build(message, settings, services, message_id=delivery.message_id or event_id)

@@ -6,7 +6,8 @@ HTTP 409, which google-api-core maps to ``Conflict`` (not ``AlreadyExists``, its
 error body's ``status`` tells ALREADY_EXISTS from ABORTED. Submission does not wait for the batch: the job
 announces its own completion, and ``obt reconcile`` covers drivers that die before doing so.
 
-``ended_since`` (reconcile): the OBT batches that reached a terminal state.
+``ended_since`` (reconcile): the OBT batches that reached a terminal state. ``active_since`` (``obt status``): the
+ones still pending or running, in the same record (its ``state`` is simply not terminal yet).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = get_logger(__name__)
 
 BUILD_LABEL = "obt-build"
 ENDED = ("SUCCEEDED", "FAILED", "CANCELLED")
+ACTIVE = ("PENDING", "RUNNING", "CANCELLING")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Batches(Protocol):
 
     def ended_since(self, since: datetime) -> list[EndedBatch]: ...
 
+    def active_since(self, since: datetime) -> list[EndedBatch]: ...
+
 
 class DataprocBatches:
     """``Batches`` on Dataproc Serverless (or the local endpoint, ``Settings.dataproc_endpoint``)."""
@@ -63,6 +67,9 @@ class DataprocBatches:
 
     def ended_since(self, since: datetime) -> list[EndedBatch]:
         return list_ended_batches(self.settings, since)
+
+    def active_since(self, since: datetime) -> list[EndedBatch]:
+        return list_ended_batches(self.settings, since, states=ACTIVE)
 
 
 def batch_parent(settings: Settings) -> str:
@@ -135,8 +142,8 @@ def _state_name(state: Any) -> str:
     return getattr(state, "name", str(state))
 
 
-def list_ended_batches(settings: Settings, since: datetime) -> list[EndedBatch]:
-    """OBT batches created since ``since`` that reached a terminal state."""
+def list_ended_batches(settings: Settings, since: datetime, states: tuple[str, ...] = ENDED) -> list[EndedBatch]:
+    """OBT batches created since ``since`` in one of ``states`` (by default: a terminal state)."""
     # Both GCP and the local endpoint accept a create_time clause; state and id prefix are checked here.
     request = {
         "parent": batch_parent(settings),
@@ -152,7 +159,7 @@ def list_ended_batches(settings: Settings, since: datetime) -> list[EndedBatch]:
     for batch in batches:
         build_id = batch.name.rsplit("/", 1)[-1]
         state = _state_name(batch.state)
-        if not build_id.startswith(BUILD_ID_PREFIX) or state not in ENDED:
+        if not build_id.startswith(BUILD_ID_PREFIX) or state not in states:
             continue
         created = batch.create_time if isinstance(batch.create_time, datetime) else None
         if created is not None and created < since:

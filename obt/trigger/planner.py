@@ -1,10 +1,21 @@
-"""Which OBT build is due, decided from the raw bucket's listing alone (pure: no I/O).
+"""Which OBT build is due, decided from the raw bucket's listing alone (no I/O but reading manifests and logging).
 
-A build uses the newest complete purchase snapshot (its ``_MANIFEST.json`` is present and every part
-it names is listed with the size it records) plus every vendor date whose ``movie_review`` and
-``log_reviews`` files are both present. Zero-byte objects count as absent: GCS may finalize an empty
-object before the real upload replaces it. The build id hashes the (name, generation) of every input
-(docs/contracts.md "Build id"), so the same inputs always give the same id and any new input a new one.
+A build uses the newest purchase snapshot (newest ingest date, then newest manifest generation) plus every
+vendor date whose ``movie_review`` and ``log_reviews`` files are both present. Zero-byte objects count as
+absent: GCS may finalize an empty object before the real upload replaces it. The build id hashes the
+(name, generation) of every input (docs/contracts.md "Build id"), so the same inputs always give the same id
+and any new input a new one.
+
+The snapshot must be consistent: every part its manifest names is listed at the generation, size and crc32c
+the manifest records (``obt.extract.integrity``; fields a hand-made manifest does not record are not
+compared). The extract writes the manifest only after every part, and never overwrites a part, so a
+mismatch means the snapshot was damaged after it was announced: it is *corrupt*, not incomplete. Decision:
+a corrupt (or unusable) newest snapshot is not replaced by an older one. Building from the older snapshot
+would load yesterday's purchases under today's vendor files without anyone noticing, and a build from the
+damaged one would load data that is not its manifest's. So the plan has no build, the trigger waits (naming
+the snapshot in ``missing``), and the planner logs an ERROR naming the manifest and every part that differs,
+on every event until a newer snapshot (an export under a new run id) supersedes it. Only a manifest that
+vanished while planning (deleted, so no longer announced) makes way for the previous one.
 
 ``decide`` then says what one triggering object means for that build: submit it, keep waiting
 (naming what is missing) or ignore the object (and why).
@@ -18,10 +29,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from obt.extract.integrity import ManifestPart, manifest_parts, part_mismatches, snapshot_folder
+from obt.log import get_logger
 from obt.objects import ListedObject
-from obt_contract.layout import MANIFEST_NAME, LayoutError, RawObject, classify_raw, gs_uri
+from obt_contract.layout import LayoutError, RawObject, classify_raw, gs_uri
 from obt_contract.message import BUILD_ID_HEX_DIGITS, BUILD_ID_PREFIX
 from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,26 +126,13 @@ ReadManifest = Callable[[ListedObject], Mapping[str, Any] | None]
 """Returns the parsed manifest, ``None`` if it vanished; raises ``ValueError`` if it is unreadable."""
 
 
-def _manifest_parts(doc: Any, manifest: RawObject) -> list[tuple[str, int | None]]:
-    """The (name, bytes) of each part a snapshot manifest lists; ``ValueError`` if it is not one."""
+def _manifest_parts(doc: Any, manifest: RawObject) -> list[ManifestPart]:
+    """The parts a purchase snapshot manifest lists; ``ValueError`` if it is not one."""
     if not isinstance(doc, Mapping):
         raise ValueError("manifest is not a JSON object")
     if doc.get("kind") != "snapshot" or doc.get("table") != PURCHASES:
         raise ValueError(f"manifest kind/table is {doc.get('kind')!r}/{doc.get('table')!r}, not snapshot/{PURCHASES}")
-    parts = doc.get("parts")
-    if not isinstance(parts, list) or not parts:
-        raise ValueError("manifest lists no parts")
-    prefix = manifest.name[: -len(MANIFEST_NAME)]
-    result = []
-    for part in parts:
-        name = part.get("name") if isinstance(part, Mapping) else None
-        if not isinstance(name, str) or not name.startswith(prefix):
-            raise ValueError(f"manifest part {part!r} is not an object of {prefix}")
-        size = part.get("bytes")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
-            raise ValueError(f"manifest part {name} has a non-integer 'bytes': {size!r}")
-        result.append((name, size))
-    return result
+    return manifest_parts(doc, snapshot_folder(manifest.name))
 
 
 def _snapshot(
@@ -138,13 +140,15 @@ def _snapshot(
     by_name: Mapping[str, ListedObject],
     read_manifest: ReadManifest,
     excluded: dict[str, Exclusion],
+    missing: list[str],
 ) -> tuple[ListedObject, tuple[ListedObject, ...]] | None:
-    """The newest complete snapshot; older complete ones are superseded, broken ones explain themselves."""
+    """The newest snapshot if it is consistent; a corrupt or unusable newest one blocks (module docstring)."""
+    newest: ListedObject | None = None
     chosen: tuple[ListedObject, tuple[ListedObject, ...]] | None = None
     # Newest first: business date, then upload order (generation) for reruns on the same date.
     for raw, listed in sorted(manifests, key=lambda m: (m[0].ingest_date, m[1].generation, m[1].name), reverse=True):
-        if chosen is not None:
-            excluded[listed.name] = Exclusion(f"superseded by the newer snapshot {chosen[0].name}", waiting=False)
+        if newest is not None:
+            excluded[listed.name] = Exclusion(f"superseded by the newer snapshot {newest.name}", waiting=False)
             continue
         try:
             doc = read_manifest(listed)
@@ -153,22 +157,27 @@ def _snapshot(
                 continue
             parts = _manifest_parts(doc, raw)
         except ValueError as exc:
-            excluded[listed.name] = Exclusion(f"snapshot manifest unusable: {exc}", waiting=False)
-            continue
-        problems = []
-        present = []
-        for name, size in parts:
-            obj = by_name.get(name)
-            if obj is None:
-                problems.append(f"{name} missing")
-            elif size is not None and obj.size != size:
-                problems.append(f"{name} has {obj.size} bytes, manifest says {size}")
-            else:
-                present.append(obj)
-        if problems:
-            excluded[listed.name] = Exclusion("snapshot incomplete: " + "; ".join(problems), waiting=True)
-            continue
-        chosen = (listed, tuple(sorted(present)))
+            problem = f"snapshot manifest unusable: {exc}"
+        else:
+            mismatches = part_mismatches(parts, by_name)
+            if not mismatches:
+                newest, chosen = listed, (listed, tuple(sorted(by_name[part.name] for part in parts)))
+                continue
+            problem = "snapshot corrupt: " + "; ".join(map(str, mismatches))  # names each part and what differs
+        newest = listed
+        log.error(
+            "newest purchase snapshot cannot be used: no build until a newer snapshot supersedes it",
+            manifest=listed.name,
+            problem=problem,
+            remedy="export again under a new run_id",
+        )
+        excluded[listed.name] = Exclusion(problem, waiting=True)
+        missing.append(
+            f"a consistent {PURCHASES} snapshot to replace the newest one, {listed.name} ({problem}); "
+            "export again under a new run_id"
+        )
+    if newest is None:
+        missing.append(f"a complete {PURCHASES} snapshot ({PURCHASES}/ingest_date=D/run_id=R/_MANIFEST.json)")
     return chosen
 
 
@@ -196,9 +205,7 @@ def plan_build(listing: Iterable[ListedObject], read_manifest: ReadManifest) -> 
 
     generations = {name: obj.generation for name, obj in by_name.items()}
     missing: list[str] = []
-    snapshot = _snapshot(manifests, by_name, read_manifest, excluded)
-    if snapshot is None:
-        missing.append(f"a complete {PURCHASES} snapshot ({PURCHASES}/ingest_date=D/run_id=R/_MANIFEST.json)")
+    snapshot = _snapshot(manifests, by_name, read_manifest, excluded, missing)
 
     complete_dates = []
     for day in sorted(vendor):

@@ -3,6 +3,10 @@
 All SQL lives in ``sql/*.sql``, written once in BigQuery's dialect, with ``{obt}``, ``{staging}``,
 ``{ledger}`` and ``{dq_counts}`` for table names (each adapter fills in its own qualified names) and
 ``@name`` query parameters.
+
+A load commits its MERGE and its ``loaded`` ledger row together, after reading the ledger in the same
+transaction (``Warehouse.merge``): the ledger cannot disagree with the table, so "already loaded" and "older
+than the last loaded build" (``LoadState.refusal``) are decided on the truth, whatever crashed before.
 """
 
 from __future__ import annotations
@@ -74,11 +78,81 @@ class MergeCounts:
     updated: int
     deleted: int
 
+    def ledger_values(self) -> dict[str, int]:
+        """The counts as the ledger's columns."""
+        return {"rows_inserted": self.inserted, "rows_updated": self.updated, "rows_deleted": self.deleted}
+
 
 @dataclass(frozen=True)
 class LoadState:
+    """The ledger's ``loaded`` rows as one load sees them: has this build been loaded, and the newest watermark."""
+
     times_loaded: int
     last_watermark: int | None
+
+    def refusal(self, input_watermark: int) -> str | None:
+        """Why a build with ``input_watermark`` must not be merged now, or ``None`` when it is the newest.
+
+        Equal watermarks load: builds are ordered by their inputs, and the same inputs make the same build id.
+        ``sql/load.sql`` states the same rule in SQL, for BigQuery's in-transaction check.
+        """
+        if self.times_loaded:
+            return "already loaded"
+        if self.last_watermark is not None and input_watermark < self.last_watermark:
+            return f"older than the last loaded build (input_watermark {input_watermark} < {self.last_watermark})"
+        return None
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What ``Warehouse.merge`` did: ``state`` as its transaction read the ledger; ``counts`` and ``ledger`` (the
+    row as written) when it merged, ``None`` when ``state.refusal`` refused and nothing changed."""
+
+    state: LoadState
+    counts: MergeCounts | None = None
+    ledger: dict[str, Any] | None = None
+
+
+def ledger_columns() -> tuple[str, ...]:
+    return tuple(name for name, _ in ddl_columns("load_ledger"))
+
+
+def ledger_row(**values: Any) -> dict[str, Any]:
+    """A ledger row: every column of ``sql/load_ledger.sql``, ``None`` unless given; an unknown column is an error."""
+    unknown = set(values) - set(ledger_columns())
+    if unknown:
+        raise ValueError(f"not ledger columns: {sorted(unknown)}")
+    return {name: values.get(name) for name in ledger_columns()}
+
+
+def nothing() -> None:
+    """The default ``before_ledger`` of ``Warehouse.merge``."""
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    """What reconcile asks the ledger about some builds: the outcomes recorded for each build that has a row, and
+    the newest input watermark loaded so far (``None`` before the first load; also while no ledger exists)."""
+
+    outcomes: Mapping[str, frozenset[str]]
+    last_watermark: int | None
+
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, Any]]) -> LedgerSummary:
+        """The rows of ``sql/ledger_summary.sql``: (build_id, outcome) pairs, and the watermark on the row without
+        a build_id."""
+        outcomes: dict[str, set[str]] = {}
+        last_watermark = None
+        for row in rows:
+            if row["build_id"] is None:
+                last_watermark = row["last_watermark"]
+            else:
+                outcomes.setdefault(row["build_id"], set()).add(row["outcome"])
+        return cls({build: frozenset(found) for build, found in outcomes.items()}, last_watermark)
+
+
+# Before the first load there is no ledger table (load_obt creates it): the ledger is empty, not unreadable.
+NO_LEDGER = LedgerSummary({}, None)
 
 
 class Warehouse(Protocol):
@@ -97,8 +171,13 @@ class Warehouse(Protocol):
     def stage(self, build_id: str, uris: list[str]) -> StageResult:
         """Replace the build's staging table with the Parquet objects at ``uris`` (idempotent)."""
 
-    def merge(self, build_id: str) -> MergeCounts:
-        """MERGE the build's staging table into the OBT (idempotent: a second run changes nothing)."""
+    def merge(
+        self, build_id: str, ledger: Mapping[str, Any], before_ledger: Callable[[], None] = nothing
+    ) -> MergeResult:
+        """In ONE transaction: read the ledger, and unless ``LoadState.refusal(ledger["input_watermark"])`` refuses,
+        MERGE the build's staging table into the OBT and append ``ledger`` (``outcome`` ``loaded``) completed with
+        the MERGE's row counts, its time and ``finished_at``. An error anywhere, ``before_ledger()`` included
+        (called between the MERGE and the ledger row: the test-only fault hook), rolls all of it back."""
 
     def drop_staging(self, build_id: str) -> None: ...
 
@@ -108,6 +187,9 @@ class Warehouse(Protocol):
     def record_dq_counts(self, build_id: str, rows: list[dict[str, Any]]) -> None:
         """Store a build's data-quality counts once (rows: source, measure, reason, row_count)."""
 
+    def ledger_summary(self, build_ids: list[str]) -> LedgerSummary:
+        """The ledger's outcomes for ``build_ids`` and the newest watermark loaded (read only: creates nothing)."""
+
     def sql(self, name: str, build_id: str = "") -> str:
         """``sql/NAME.sql`` with this warehouse's qualified table names (still BigQuery dialect)."""
 
@@ -115,11 +197,13 @@ class Warehouse(Protocol):
         """Run BigQuery-dialect SQL (``@name`` parameters); rows as dicts, ``[]`` for statements."""
 
 
-def render(name: str, table: Callable[[str, str], str], settings: Settings, build_id: str = "") -> str:
-    """``sql/NAME.sql`` with its table placeholders filled by ``table(dataset, table)``."""
+def render(name: str, table: Callable[[str, str], str], settings: Settings, build_id: str = "", **parts: str) -> str:
+    """``sql/NAME.sql`` with its table placeholders filled by ``table(dataset, table)``, and any other placeholder
+    by ``parts`` (a script made of other statements)."""
     return sql_text(name).format(
         obt=table(settings.obt_dataset, settings.obt_table),
         ledger=table(settings.ops_dataset, "load_ledger"),
         dq_counts=table(settings.ops_dataset, "dq_counts"),
         staging=table(settings.staging_dataset, staging_table_name(build_id)) if build_id else "{staging}",
+        **parts,
     )

@@ -1,19 +1,27 @@
-"""The BigQuery adapter: load jobs into a staging table, the MERGE as a query job, ledger by DML.
+"""The BigQuery adapter: load jobs into a staging table; the MERGE and its ledger row as one transaction.
+
+A load is one script job (``sql/load.sql``): BEGIN TRANSACTION, read the ledger, MERGE, append the ``loaded``
+ledger row, COMMIT. A crash anywhere leaves either all of it or nothing (BigQuery rolls back a script that ends
+without COMMIT), so the ledger always says which build the OBT holds. The MERGE's row counts come back in the
+script's last SELECT; ``merge_seconds`` stays NULL, since inside a transaction time stands still
+(``CURRENT_TIMESTAMP()`` is its start): the job's own statistics hold its duration.
 
 Idempotence under at-least-once delivery comes from deterministic job ids: the load of build B is job
-``obt_load_B`` and its MERGE ``obt_merge_B``. A redelivery that finds the job (409) fetches it and waits on
-it instead of running the work twice, so a MERGE that finished just before a crash is reported with its
+``obt_load_B`` and its script ``obt_merge_B``. A redelivery that finds the job (409) fetches it and waits on
+it instead of running the work twice, so a load that committed just before a crash is reported with its
 own row counts. When such an existing job failed, its id is spent: the next one is ``…_2``, ``…_3`` …
+A job id is never retried by the client library itself (``job_retry=None``): the same id cannot run twice.
 
-BigQuery allows few concurrent mutating DML statements per table; the function runs with concurrency 1
-and the MERGE is retried with backoff on "concurrent update" / serialization errors.
+BigQuery allows few concurrent mutating DML statements per table and aborts one of two transactions that
+mutate the OBT at once; the function runs with concurrency 1, and the script is retried with backoff on
+"concurrent update" / serialization errors, reading the ledger afresh each time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,16 +31,21 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
+from obt.clients import bigquery_client
 from obt.config import Settings
 from obt.errors import TransientError
 from obt.log import get_logger
 from obt.retryable import is_transient
 from obt.warehouse.base import (
+    NO_LEDGER,
+    LedgerSummary,
     LoadState,
     MergeCounts,
+    MergeResult,
     StageResult,
     data_schema,
     ddl_columns,
+    nothing,
     render,
     staging_table_name,
 )
@@ -43,11 +56,15 @@ STAGING_EXPIRATION_MS = 24 * 3600 * 1000
 # Job ids already tried for one piece of work; beyond this, something is badly wrong (let the DLQ show it).
 MAX_JOB_IDS = 20
 _ENSURED: set[tuple[str, ...]] = set()
-
-
-@functools.cache
-def bigquery_client(project: str, location: str) -> bigquery.Client:
-    return bigquery.Client(project=project, location=location)
+# Ledger columns that sql/load.sql fills from its own variables, not from query parameters.
+SCRIPT_VALUES = {
+    "rows_inserted": "inserted_rows",
+    "rows_updated": "updated_rows",
+    "rows_deleted": "deleted_rows",
+    "merge_seconds": "NULL",
+    "finished_at": "merged_at",
+}
+_PARAMETER = re.compile(r"(?<!@)@(\w+)")
 
 
 def is_concurrent_update(exc: BaseException) -> bool:
@@ -244,24 +261,47 @@ class BigQueryWarehouse:
         )
         return StageResult(rows=int(job.output_rows or 0), bytes=int(job.input_file_bytes or 0))
 
-    def merge_job_config(self, build_id: str) -> bigquery.QueryJobConfig:
-        return bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("build_id", "STRING", build_id)])
+    def load_script(self, build_id: str) -> str:
+        """``sql/load.sql`` made whole: the ledger check, the MERGE and the ledger row of ``build_id``."""
+        insert = _PARAMETER.sub(lambda m: SCRIPT_VALUES.get(m[1], m[0]), self.sql("insert_ledger"))
+        return render(
+            "load",
+            self._table,
+            self.settings,
+            build_id,
+            load_state=self.sql("load_state").strip(),
+            merge=self.sql("merge", build_id).strip(),
+            insert_ledger=insert.strip(),
+        )
 
-    def merge(self, build_id: str) -> MergeCounts:
-        sql = self.sql("merge", build_id)
+    def merge(
+        self, build_id: str, ledger: Mapping[str, Any], before_ledger: Callable[[], None] = nothing
+    ) -> MergeResult:
+        # No client-side moment lies between the script's MERGE and its ledger row; the hook runs before the job,
+        # which leaves what a crash inside the transaction leaves: nothing committed.
+        before_ledger()
+        script = self.load_script(build_id)
+        used = set(_PARAMETER.findall(script))
+        params = {**{k: v for k, v in ledger.items() if k in used}, "build_id": build_id}
+        config = bigquery.QueryJobConfig(query_parameters=query_parameters(params, dict(ddl_columns("load_ledger"))))
         job = self._deterministic_job(
             "merge",
             build_id,
             lambda job_id: self.client.query(
-                sql, job_config=self.merge_job_config(build_id), job_id=job_id, location=self.settings.bq_location
+                script, job_config=config, job_id=job_id, location=self.settings.bq_location, job_retry=None
             ),
         )
-        stats = job.dml_stats
-        return MergeCounts(
-            inserted=int(stats.inserted_row_count or 0) if stats else 0,
-            updated=int(stats.updated_row_count or 0) if stats else 0,
-            deleted=int(stats.deleted_row_count or 0) if stats else 0,
+        (result,) = (dict(row.items()) for row in job.result())
+        state = LoadState(times_loaded=int(result["times_loaded"] or 0), last_watermark=result["last_watermark"])
+        if result["inserted_rows"] is None:
+            return MergeResult(state)
+        counts = MergeCounts(
+            inserted=int(result["inserted_rows"]),
+            updated=int(result["updated_rows"]),
+            deleted=int(result["deleted_rows"]),
         )
+        row = {**ledger, **counts.ledger_values(), "merge_seconds": None, "finished_at": result["merged_at"]}
+        return MergeResult(state, counts, row)
 
     def drop_staging(self, build_id: str) -> None:
         self.client.delete_table(self.staging_table_id(build_id), not_found_ok=True)
@@ -278,3 +318,9 @@ class BigQueryWarehouse:
     def record_dq_counts(self, build_id: str, rows: list[dict[str, Any]]) -> None:
         if rows:
             self._run_query(self.sql("insert_dq_counts"), {"build_id": build_id, "rows": rows})
+
+    def ledger_summary(self, build_ids: list[str]) -> LedgerSummary:
+        try:
+            return LedgerSummary.from_rows(self.query(self.sql("ledger_summary"), {"build_ids": build_ids}))
+        except gexc.NotFound:  # no ledger table (or ops dataset) yet
+            return NO_LEDGER

@@ -4,6 +4,10 @@ Schemas mirror the BigQuery datasets (``movie_analytics.obt``, ``obt_staging.*``
 A DuckDB file admits one writing process at a time, and loads must not interleave, so every access
 (a whole load, or a single query) holds an exclusive ``flock`` on ``<warehouse>.lock`` and opens the
 file only for that long: the function server, the CLI and tests can take turns on the same file.
+
+``merge`` is one DuckDB transaction driven from Python (DuckDB has no procedural SQL for ``sql/load.sql``):
+ledger check, MERGE, ledger row, COMMIT; any error rolls back, and a killed process leaves no uncommitted
+change in the file.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import fcntl
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,18 @@ import numpy as np
 from obt.config import Settings
 from obt.log import get_logger
 from obt.warehouse import transpile
-from obt.warehouse.base import LoadState, MergeCounts, StageResult, data_columns, render, staging_table_name
+from obt.warehouse.base import (
+    NO_LEDGER,
+    LedgerSummary,
+    LoadState,
+    MergeCounts,
+    MergeResult,
+    StageResult,
+    data_columns,
+    nothing,
+    render,
+    staging_table_name,
+)
 
 log = get_logger(__name__)
 
@@ -102,8 +119,12 @@ class DuckDbWarehouse:
                 self._execute(conn, self.sql(name), None)
 
     def load_state(self, build_id: str) -> LoadState:
-        row = self.query(self.sql("load_state"), {"build_id": build_id})[0]
-        return LoadState(times_loaded=int(row["times_loaded"] or 0), last_watermark=row["last_watermark"])
+        with self._conn() as conn:
+            return self._load_state(conn, build_id)
+
+    def _load_state(self, conn: duckdb.DuckDBPyConnection, build_id: str) -> LoadState:
+        times_loaded, last_watermark = self._execute(conn, self.sql("load_state"), {"build_id": build_id}).fetchone()
+        return LoadState(times_loaded=int(times_loaded or 0), last_watermark=last_watermark)
 
     def _staging_dir(self, build_id: str) -> Path:
         return Path(self.settings.state_dir) / "staging" / staging_table_name(build_id)
@@ -136,16 +157,39 @@ class DuckDbWarehouse:
             rows = conn.execute(f"SELECT COUNT(*) FROM {staging}").fetchone()[0]
         return StageResult(rows=int(rows), bytes=sum(f.stat().st_size for f in files))
 
-    def merge(self, build_id: str) -> MergeCounts:
+    def merge(
+        self, build_id: str, ledger: Mapping[str, Any], before_ledger: Callable[[], None] = nothing
+    ) -> MergeResult:
         sql = transpile.to_duckdb(self.sql("merge", build_id)) + " RETURNING merge_action"
         with self._conn() as conn:
-            # One action per changed row: counted as an array, since a million Python tuples take seconds.
-            actions = conn.execute(sql, {"build_id": build_id}).fetchnumpy()["merge_action"]
-        values, tallies = np.unique(np.asarray(actions, dtype=str), return_counts=True)
-        counts = dict(zip(values.tolist(), tallies.tolist(), strict=True))
-        return MergeCounts(
-            inserted=counts.get("INSERT", 0), updated=counts.get("UPDATE", 0), deleted=counts.get("DELETE", 0)
-        )
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                state = self._load_state(conn, build_id)
+                if state.refusal(ledger["input_watermark"]) is not None:
+                    conn.execute("ROLLBACK")
+                    return MergeResult(state)
+                started = time.perf_counter()
+                # One action per changed row: counted as an array, since a million Python tuples take seconds.
+                actions = conn.execute(sql, {"build_id": build_id}).fetchnumpy()["merge_action"]
+                values, tallies = np.unique(np.asarray(actions, dtype=str), return_counts=True)
+                counts = dict(zip(values.tolist(), tallies.tolist(), strict=True))
+                merged = MergeCounts(
+                    inserted=counts.get("INSERT", 0), updated=counts.get("UPDATE", 0), deleted=counts.get("DELETE", 0)
+                )
+                before_ledger()
+                row = {
+                    **ledger,
+                    **merged.ledger_values(),
+                    "merge_seconds": round(time.perf_counter() - started, 3),
+                    "finished_at": datetime.now(UTC),
+                }
+                self._execute(conn, self.sql("insert_ledger"), row)
+                conn.execute("COMMIT")
+            except BaseException:
+                with suppress(duckdb.TransactionException):  # a failed COMMIT has ended the transaction already
+                    conn.execute("ROLLBACK")
+                raise
+        return MergeResult(state, merged, row)
 
     def drop_staging(self, build_id: str) -> None:
         with self._conn() as conn:
@@ -158,3 +202,9 @@ class DuckDbWarehouse:
     def record_dq_counts(self, build_id: str, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.query(self.sql("insert_dq_counts"), {"build_id": build_id, "rows": rows})
+
+    def ledger_summary(self, build_ids: list[str]) -> LedgerSummary:
+        try:
+            return LedgerSummary.from_rows(self.query(self.sql("ledger_summary"), {"build_ids": build_ids}))
+        except duckdb.CatalogException:  # no ledger table yet
+            return NO_LEDGER

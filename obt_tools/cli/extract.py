@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from obt.config import Settings
 from obt.errors import PermanentError, TransientError, UserError
 from obt.extract.export import Progress
 from obt.extract.request import DEFAULT_RUN_ID, build_request
 from obt.extract.service import run_extract
+from obt_tools.cli import reach
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,14 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     extract.add_argument(
         "--run-id", metavar="R", help=f"snapshot id within the date (default: {DEFAULT_RUN_ID}; a new id re-exports)"
     )
+    reach.add_state_dir(extract)
     extract.set_defaults(func=_extract)
 
     seed = subparsers.add_parser(
         "seed-postgres",
         help="load the UCI purchases CSV into PostgreSQL (replaces the table in one transaction)",
+        description="Load a user_purchase CSV (the UCI Online Retail columns) into the PostgreSQL of the local cloud "
+        "(or the one OBT_PG_* names), typed, replacing the table's rows in one transaction: a malformed line "
+        "changes nothing. `obt extract` then exports it.",
     )
     seed.add_argument("--csv", required=True, type=Path, help="user_purchase.csv, .csv.gz or .csv.xz")
     seed.add_argument("--table", default="user_purchase", help="target table (default: user_purchase)")
+    reach.add_state_dir(seed)
     seed.set_defaults(func=_seed)
 
 
@@ -54,7 +59,7 @@ def _progress_bar() -> Iterator[Progress | None]:
 
     tasks: dict[str, int] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # stderr: stdout carries the JSON log lines and the result summary.
+    # stderr, like the logs: stdout carries the result summary only.
     with Bar(*columns, console=Console(stderr=True)) as bar:
 
         def update(table: str, rows: int, estimate: int) -> None:
@@ -67,7 +72,7 @@ def _progress_bar() -> Iterator[Progress | None]:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = reach.reach(args, reach.POSTGRES, reach.STORAGE).settings
     request = build_request(
         tables=args.tables, ingest_date=args.ingest_date, run_id=args.run_id, allowed=settings.extract_tables
     )
@@ -90,7 +95,7 @@ def _seed(args: argparse.Namespace) -> int:
     from obt.extract.postgres import connect
     from obt_tools.seed import seed
 
-    settings = Settings.from_env()
+    settings = reach.reach(args, reach.POSTGRES).settings
     try:
         conn = connect(settings)
     except TransientError as exc:

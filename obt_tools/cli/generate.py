@@ -6,10 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from obt.log import get_logger
 from obt_tools.generate import FILES, expected_rows, generate, parse_scale
-
-log = get_logger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,12 +49,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         written = generate(args.out, scale, args.seed, args.id_offset, sources)
     for source, rows in written.items():
-        log.info(
-            "synthetic file written",
-            path=str(args.out / FILES[source]),
-            rows=rows,
-            scale=scale,
-            seed=args.seed,
-            id_offset=args.id_offset,
-        )
+        print(f"{args.out / FILES[source]}: {rows:,} rows (scale {scale:g}, seed {args.seed})")
     return 0

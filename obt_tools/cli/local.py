@@ -5,21 +5,26 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
+from obt_tools.cli import reach
 from obt_tools.local import stack
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
-    return Path(args.state_dir).absolute()
+    return reach.state_dir(args).absolute()
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = _state_dir(args)
     stack.up(state_dir, ports=stack.parse_ports(args.port), duplicates=args.duplicates)
     print(stack.format_status(stack.status(state_dir)))
-    env_cmd = f"obt local env --state-dir {shlex.quote(str(state_dir))}"
-    print(f'\nlogs: {state_dir / "logs"}   environment: eval "$({env_cmd})"')
+    folder = shlex.quote(str(state_dir))
+    print(f"\nlogs: {state_dir / 'logs'}")
+    print(
+        f'obt commands reach it with --state-dir {folder}; other programs: eval "$(obt local env --state-dir {folder})"'
+    )
     return 0
 
 
@@ -45,13 +50,17 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("local", help="start, stop and inspect the local cloud (emulators + functions)")
+    parser = subparsers.add_parser(
+        "local",
+        help="start, stop and inspect the local cloud (emulators + functions)",
+        description="The local cloud: PostgreSQL, the storage and Pub/Sub emulators, a local Dataproc endpoint, the "
+        "four functions and the Eventarc stand-in on 127.0.0.1, all state in one folder (logs in STATE/logs).",
+    )
     commands = parser.add_subparsers(dest="local_command", metavar="ACTION", required=True)
-    default_state = os.environ.get("OBT_STATE_DIR", ".obt")
 
-    def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--state-dir", default=default_state, help="state folder (default: $OBT_STATE_DIR or .obt)")
+    def add(name: str, help_text: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        reach.add_state_dir(sub)
         sub.set_defaults(func=func)
         return sub
 

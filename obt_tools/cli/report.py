@@ -15,6 +15,7 @@ from obt.errors import UserError
 from obt.warehouse import open_warehouse
 from obt_tools.analytics import insights
 from obt_tools.analytics.report import collect_report, write_report
+from obt_tools.cli import reach
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,25 +27,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "exports, all in one file that opens offline in any browser.",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for index.html")
-    state_help = "local state folder whose warehouse.duckdb to use (default: OBT_STATE_DIR or .obt)"
-    parser.add_argument("--state-dir", type=Path, metavar="DIR", help=state_help)
+    reach.add_state_dir(parser)
     parser.set_defaults(func=run)
 
     views = subparsers.add_parser(
         "views",
         help="create or replace the star schema views (dim_*, fact_movie_analytics) over movie_analytics.obt",
+        description="Create or replace the star schema over movie_analytics.obt: fact_movie_analytics and the "
+        "dim_* views (date, location, device, OS, browser), in the warehouse of the settings (the local DuckDB file, "
+        "or BigQuery with OBT_ENV=gcp), for Looker Studio (`obt dashboard-url`) and SQL users.",
     )
-    views.add_argument("--state-dir", type=Path, metavar="DIR", help=state_help)
+    reach.add_state_dir(views)
     views.set_defaults(func=run_views)
 
 
 def settings_for(state_dir: Path | None, env: dict[str, str] | None = None) -> Settings:
-    env = dict(os.environ if env is None else env)
-    if state_dir is not None:
-        # An explicit folder names the warehouse too: it beats OBT_WAREHOUSE_PATH from the environment.
-        env["OBT_STATE_DIR"] = str(state_dir)
-        env.pop("OBT_WAREHOUSE_PATH", None)
-    return Settings.from_env(env)
+    """The settings ``--state-dir`` gives (``obt_tools.cli.reach``), over a copy of ``env`` (default: os.environ)."""
+    environ = dict(os.environ if env is None else env)
+    return reach.reach(argparse.Namespace(state_dir=state_dir), environ=environ).settings
 
 
 def _existing_warehouse(state_dir: Path | None) -> Settings:

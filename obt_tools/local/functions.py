@@ -28,8 +28,9 @@ class FunctionSpec:
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("extract_postgres", "extract_postgres", "http"),
-    FunctionSpec("on_raw_landed", "on_raw_landed", "cloudevent"),
-    FunctionSpec("load_obt", "load_obt", "cloudevent"),
+    # The event functions parse their CloudEvents themselves, to answer in JSON (obt.responses).
+    FunctionSpec("on_raw_landed", "on_raw_landed", "http"),
+    FunctionSpec("load_obt", "load_obt", "http"),
     FunctionSpec("reconcile", "reconcile", "http"),
 )
 

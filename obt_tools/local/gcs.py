@@ -20,6 +20,8 @@ from obt_tools.local import procs
 log = get_logger(__name__)
 
 SERVICE = "gcs"
+# Objects live as files under STATE/FILES_DIR/BUCKET/NAME (obt status reads them while the cloud is down).
+FILES_DIR = "gcs"
 
 
 def server_binary() -> Path:
@@ -49,7 +51,7 @@ def start_gcs(
     """Start the emulator and create ``buckets``; with ``pubsub_host``, finalize events of ``notify_bucket``
     are published to ``notify_topic`` in ``project``."""
     binary = server_binary()
-    root = state_dir / "gcs"
+    root = state_dir / FILES_DIR
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     events: list[str] = []

@@ -3,7 +3,9 @@
 Every service runs in its own session (process group), so stopping it kills everything it spawned
 (gunicorn workers, the JVM behind a shell wrapper, postgres behind ``runuser``). Each start writes
 ``STATE/run/NAME.json`` (pid, argv, port) *before* waiting for readiness, so a crash at any point leaves
-enough behind for the next ``up`` to clean. Logs go to ``STATE/logs/NAME.log``.
+enough behind for the next ``up`` to clean. Logs go to ``STATE/logs/NAME.log``. Whoever starts or uses the
+local cloud in the foreground wraps that in :func:`stop_signals_interrupt`, so SIGTERM and SIGHUP clean up as
+Ctrl-C does instead of ending the process with every service still running.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,57 @@ HOST = "127.0.0.1"
 # Set in every service's environment (and so inherited by everything it spawns, e.g. Spark drivers), so a
 # stop can find and end stragglers that left the service's process group.
 MARKER = "OBT_LOCAL_STACK"
+
+
+# The signals a supervisor (``timeout``, systemd, a closed terminal, CI cancelling a job) sends to end a run.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP while the local cloud is starting or in use.
+
+    A ``KeyboardInterrupt`` on purpose: every ``finally`` and ``except BaseException`` that cleans up after
+    Ctrl-C (stopping the local cloud) runs for these signals too, and ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+_terminating = False
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    global _terminating
+    # Only the first signal interrupts; later ones would cut short the cleanup the first one started.
+    if not _terminating:
+        _terminating = True
+        raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread, as Ctrl-C raises
+    ``KeyboardInterrupt``; by default they would end the process at once and orphan every service.
+
+    Nested blocks keep the outer one's handler (so a second signal during the outer cleanup is still ignored);
+    outside the main thread, where Python cannot install handlers, it changes nothing. A Python function, not
+    ``SIG_IGN``, ignores the later signals: ``SIG_IGN`` would be inherited by every process started meanwhile.
+    """
+    global _terminating
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is (
+        _raise_terminated
+    ):
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _terminating = False
 
 
 class ServiceError(UserError):

@@ -129,15 +129,22 @@ def up(
     """Start the local cloud (cleaning a crashed previous run first); returns the stack record.
 
     ``die_with_parent`` (test fixtures) ends every service when the calling process dies without ``down``.
+    SIGTERM or SIGHUP while starting stops what did start, as Ctrl-C does (``procs.Terminated``).
     """
-    state_dir = procs.ensure_state_dir(Path(state_dir))
+    with procs.stop_signals_interrupt():
+        return _up(Path(state_dir), dict(ports or {}), duplicates, settings, die_with_parent)
+
+
+def _up(
+    state_dir: Path, ports: dict[str, int], duplicates: int, settings: Settings | None, die_with_parent: bool
+) -> dict:
+    state_dir = procs.ensure_state_dir(state_dir)
     if running(state_dir):
         log.info("local cloud already running", state_dir=str(state_dir))
         return read_stack(state_dir) or {}
     if duplicates < 1:
         raise UserError(f"--duplicates must be at least 1, got {duplicates}")
     _clean(state_dir, reason="leftovers of a previous run")
-    ports = dict(ports or {})
     check_prerequisites(ports)
     settings = settings or Settings.from_env({k: v for k, v in os.environ.items() if k != "OBT_ENV"})
     env = _base_env(settings, state_dir)

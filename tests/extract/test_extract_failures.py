@@ -1,4 +1,7 @@
-"""Failures mid-export leave no manifest; the retry completes the snapshot and removes the leftovers."""
+"""Failures mid-export leave no manifest; the retry completes the snapshot and removes the leftovers.
+
+More faults (a crash between the parts and the manifest, racing attempts, a part overwritten afterwards) are in
+``tests/faults/test_extract_faults.py``."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from obt.extract.request import build_request
 from obt.extract.service import _database, run_extract
 from obt.extract.storage import GcsPartSink, StorageFailure
 from obt.objects import GcsObjects
-from obt_contract.layout import gs_uri, part_name, snapshot_manifest_name, snapshot_prefix
+from obt_contract.layout import classify_raw, gs_uri, snapshot_manifest_name, snapshot_prefix
 from tests.extract.conftest import settings_with, unique
 from tests.extract.helpers import digest, download_parts, reference_copy, split_records
 
@@ -57,7 +60,7 @@ def test_storage_failure_after_some_parts_leaves_no_manifest_and_retry_replaces_
 
     class FailingSink(GcsPartSink):
         def write(self, data: bytes) -> None:
-            if self.name.endswith("part-00004.csv.gz"):
+            if self.name.endswith("-00004.csv.gz"):
                 raise StorageFailure("injected: storage went away during part 4")
             super().write(data)
 
@@ -70,12 +73,15 @@ def test_storage_failure_after_some_parts_leaves_no_manifest_and_retry_replaces_
             ingest_date=D,
             run_id=run_id,
             part_bytes=settings.extract_part_bytes,
-            open_part=lambda i: FailingSink(bucket, part_name(bulk_table, D, run_id, i)),
+            open_part=lambda name: FailingSink(bucket, name),
         )
-    left = _names(settings, bulk_table, run_id)
-    assert left == {part_name(bulk_table, D, run_id, i) for i in range(4)}  # the cancelled part never appeared
+    left = sorted(_names(settings, bulk_table, run_id))
+    assert [classify_raw(name).kind for name in left] == ["snapshot_part"] * 4
+    assert len({classify_raw(name).attempt for name in left}) == 1
+    assert [name[-len("00000.csv.gz") :] for name in left] == [f"{i:05d}.csv.gz" for i in range(4)]  # not part 4
 
-    # The retry writes bigger parts: it must overwrite part 0.. and delete the leftovers it did not rewrite.
+    # The retry is a new attempt with bigger parts: it writes names of its own and, once its manifest is
+    # committed, deletes the failed attempt's parts.
     manifest = _complete_and_check(settings_with(extract_part_bytes=6 * 1024 * 1024), pg_conn, bulk_table, run_id)
     assert len(manifest["parts"]) < 4
 

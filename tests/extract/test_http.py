@@ -97,3 +97,15 @@ def test_missing_table_is_a_permanent_500(client, extract_env, monkeypatch):
     response = client.post("/", data=json.dumps({"tables": ["no_such_table"], "run_id": unique("run")}))
     assert response.status_code == 500
     assert "does not exist" in response.get_json()["error"]
+
+
+def test_an_unexpected_error_still_answers_json(client, monkeypatch):
+    from obt.extract import http
+
+    def broken(settings, request):
+        raise RuntimeError("a bug (injected)")
+
+    monkeypatch.setattr(http, "run_extract", broken)
+    response = client.post("/", data="{}")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "RuntimeError: a bug (injected)"}

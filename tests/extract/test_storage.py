@@ -46,3 +46,23 @@ def test_aborted_part_never_appears(bucket):
     sink.write(os.urandom(600_000))  # some chunks already sent
     sink.abort()
     assert bucket.get_blob(sink.name) is None
+
+
+def test_a_part_is_created_only_if_its_name_is_new():
+    """``ifGenerationMatch=0`` on every part: no upload replaces an object (Cloud Storage enforces it on
+    resumable uploads; fake-gcs-server does not, so this checks what the sink asks for)."""
+    requested = {}
+
+    class Blob:
+        def open(self, mode: str, **kwargs):
+            requested.update(kwargs)
+            return None
+
+    class Bucket:
+        name = "raw"
+
+        def blob(self, name: str, chunk_size: int):
+            return Blob()
+
+    GcsPartSink(Bucket(), "t/part")
+    assert requested["if_generation_match"] == 0

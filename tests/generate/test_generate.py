@@ -226,7 +226,7 @@ def test_cli_writes_files_and_reports_without_traceback(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(gen.FILES.values())
-    assert ok.stdout.count('"synthetic file written"') == 3
+    assert ok.stdout.count(" rows (scale 0.001, seed 3)\n") == 3
     bad = subprocess.run(
         [sys.executable, "-m", "obt_tools", "generate", "--out", str(tmp_path), "--scale", "lots"],
         capture_output=True,

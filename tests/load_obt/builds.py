@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from obt.config import Settings
+from obt.load.messages import parse_message
+from obt.load.service import LoadOutcome, load_build
 from obt.services import Services
 from obt.warehouse.base import Warehouse
+from obt.warehouse.duckdb import DuckDbWarehouse
 from obt_contract.layout import build_manifest_name, build_prefix
 from obt_contract.message import build_message
-from tests.warehouse.obt_rows import write_parquet
+from tests.warehouse.obt_rows import key, write_parquet
 
 CURATED = "obt-curated"
 
@@ -86,6 +89,35 @@ class LocalBuilds:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.root / uri.removeprefix("gs://"), path)
         return True
+
+
+LocalEnv = tuple[Settings, "LocalBuilds", DuckDbWarehouse]
+
+
+def local_env(root: Path) -> LocalEnv:
+    """The loader in-process: settings, a curated bucket in a folder and a DuckDB warehouse, all under ``root``."""
+    settings = Settings(
+        state_dir=root / "state", warehouse_path=root / "state" / "warehouse.duckdb", curated_bucket=CURATED
+    )
+    builds = LocalBuilds(root / "gcs")
+    return settings, builds, DuckDbWarehouse(settings, fetch=builds.fetch)
+
+
+def deliver(env: LocalEnv, build: str, status: str = "succeeded", message_id: str = "m") -> LoadOutcome:
+    """``build``'s completion message, handled by the load use case as ``load_obt`` handles it."""
+    settings, builds, warehouse = env
+    msg = parse_message(message(build, status), settings.curated_bucket)
+    return load_build(msg, settings, local_services(settings, builds, warehouse), message_id=message_id)
+
+
+def obt_rows(warehouse: Warehouse) -> dict[tuple, dict[str, Any]]:
+    """The OBT by key."""
+    return {key(r): r for r in warehouse.query("SELECT * FROM movie_analytics.obt")}
+
+
+def ledger(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """The ledger in the order it was written."""
+    return warehouse.query("SELECT * FROM obt_ops.load_ledger ORDER BY started_at, finished_at")
 
 
 def upload_build(

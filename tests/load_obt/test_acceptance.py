@@ -110,7 +110,7 @@ def loader(gcs_emulator, pubsub_emulator, tmp_path_factory):
                 str(Path(sys.executable).with_name("functions-framework")),
                 "--target=load_obt",
                 f"--source={REPO / 'functions' / 'load_obt' / 'main.py'}",
-                "--signature-type=cloudevent",
+                "--signature-type=http",
                 "--host=127.0.0.1",
                 f"--port={port}",
             ],

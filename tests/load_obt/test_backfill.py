@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -73,18 +74,12 @@ def test_since_orders_by_input_watermark_and_filters_by_day(objects, services):
 def test_gcloud_command_is_the_manual_equivalent(objects, services):
     b = build_id("bf3")
     objects.add(b, make_rows(2), watermark=1)
-    command = backfill.gcloud_command(SETTINGS, backfill.for_build(SETTINGS, services, b))
-    assert command.startswith("gcloud pubsub topics publish obt-build-complete --project obt-local --message '{")
-    assert f'"build_id":"{b}"' in command
-
-
-def test_local_backfill_refuses_without_an_emulator(tmp_path):
-    env = {"OBT_ENV": "local", "OBT_STATE_DIR": str(tmp_path)}
-    with pytest.raises(UserError, match="obt local up"):
-        backfill.use_local_cloud(env)
-    env["PUBSUB_EMULATOR_HOST"] = "127.0.0.1:1"
-    backfill.use_local_cloud(env)
-    backfill.use_local_cloud({"OBT_ENV": "gcp"})
+    commands = dict(backfill.equivalent_commands(SETTINGS, backfill.for_build(SETTINGS, services, b), Path(".obt")))
+    assert commands["local"] == f"obt backfill --state-dir .obt --build-id {b}"
+    assert commands["production"].startswith(
+        "gcloud pubsub topics publish obt-build-complete --project PROJECT --message '{"
+    )
+    assert f'"build_id":"{b}"' in commands["production"]
 
 
 def test_cli_publishes_to_the_emulator(gcs_emulator, pubsub_emulator, tmp_path, monkeypatch, capsys):

@@ -1,4 +1,5 @@
-"""``functions/load_obt`` in-process through functions-framework, reading builds from the storage emulator."""
+"""``functions/load_obt`` in-process through functions-framework, reading builds from the storage emulator: what it
+does, and what it answers (``{"action", "reason", "build_id"}``, ``obt.responses``)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def settings(gcs_emulator, tmp_path, monkeypatch) -> Settings:
 
 @pytest.fixture(scope="module")
 def client():
-    return create_app("load_obt", str(SOURCE), "cloudevent").test_client()
+    return create_app("load_obt", str(SOURCE)).test_client()
 
 
 def binary(client, data: dict, event_id: str = "e1"):
@@ -61,6 +62,7 @@ def test_binary_mode_event_loads_the_build(settings, client, tmp_path):
     upload_build(settings, tmp_path, build, make_rows(120), watermark=5)
     response = binary(client, pubsub_event_data(message(build), "m-1"))
     assert response.status_code == 200, response.data
+    assert response.get_json() == {"action": "loaded", "reason": "newest build", "build_id": build}
     wh = DuckDbWarehouse(settings)
     assert wh.query("SELECT COUNT(*) AS n FROM movie_analytics.obt") == [{"n": 120}]
     assert ledger(settings) == [{"build_id": build, "outcome": "loaded", "reason": "newest build"}]
@@ -70,14 +72,26 @@ def test_structured_mode_event_is_accepted_and_redelivery_skipped(settings, clie
     build = build_id("fn-structured")
     upload_build(settings, tmp_path, build, make_rows(30), watermark=5)
     assert structured(client, pubsub_event_data(message(build))).status_code == 200
-    assert structured(client, pubsub_event_data(message(build))).status_code == 200
+    again = structured(client, pubsub_event_data(message(build)))
+    assert (again.status_code, again.get_json()["action"], again.get_json()["build_id"]) == (200, "skipped", build)
     assert [r["outcome"] for r in ledger(settings)] == ["loaded", "skipped"]
 
 
 def test_malformed_message_is_acknowledged(settings, client):
     response = binary(client, pubsub_event_data(b'{"build_id": 1}'))
     assert response.status_code == 200
+    assert response.get_json()["action"] == "rejected" and "misses manifest_uri" in response.get_json()["reason"]
     assert not (settings.state_dir / "warehouse.duckdb").exists()
+
+
+def test_a_build_that_does_not_exist_is_rejected_with_the_reason(settings, client):
+    build = build_id("fn-never-built")
+    response = binary(client, pubsub_event_data(message(build)))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["action"], body["build_id"]) == ("rejected", build)
+    assert "object not found" in body["reason"]
+    assert ledger(settings) == [{"build_id": build, "outcome": "rejected", "reason": body["reason"]}]
 
 
 def test_storage_outage_fails_the_function_for_a_retry(settings, client, monkeypatch):
@@ -88,5 +102,6 @@ def test_storage_outage_fails_the_function_for_a_retry(settings, client, monkeyp
         response = binary(client, pubsub_event_data(message(build_id("fn-outage"))))
     finally:
         clients.storage_client.cache_clear()
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response.get_json()["action"] == "retry"
     assert [r["outcome"] for r in ledger(settings)] == ["failed"]

@@ -6,11 +6,18 @@ import threading
 
 import pytest
 
-from obt.config import Settings
 from obt.load.messages import parse_message
-from obt.load.service import InjectedFault, dq_rows, handle_event, load_build
-from obt.warehouse.duckdb import DuckDbWarehouse
-from tests.load_obt.builds import CURATED, LocalBuilds, build_id, local_services, message, pubsub_event_data
+from obt.load.service import InjectedFault, dq_rows, fault_point, handle_event, load_build
+from tests.load_obt.builds import (
+    build_id,
+    deliver,
+    ledger,
+    local_env,
+    local_services,
+    message,
+    obt_rows,
+    pubsub_event_data,
+)
 from tests.warehouse.obt_rows import change, key, make_rows
 
 B1, B2, B3 = build_id("one"), build_id("two"), build_id("three")
@@ -18,25 +25,10 @@ B1, B2, B3 = build_id("one"), build_id("two"), build_id("three")
 
 @pytest.fixture
 def env(tmp_path):
-    settings = Settings(
-        state_dir=tmp_path / "state", warehouse_path=tmp_path / "state" / "warehouse.duckdb", curated_bucket=CURATED
-    )
-    builds = LocalBuilds(tmp_path / "gcs")
-    return settings, builds, DuckDbWarehouse(settings, fetch=builds.fetch)
+    return local_env(tmp_path)
 
 
-def run(env, build, status="succeeded", message_id="m"):
-    settings, builds, warehouse = env
-    msg = parse_message(message(build, status), settings.curated_bucket)
-    return load_build(msg, settings, local_services(settings, builds, warehouse), message_id=message_id)
-
-
-def obt_rows(warehouse):
-    return {key(r): r for r in warehouse.query("SELECT * FROM movie_analytics.obt")}
-
-
-def ledger(warehouse):
-    return warehouse.query("SELECT * FROM obt_ops.load_ledger ORDER BY started_at, finished_at")
+run = deliver
 
 
 def test_load_gives_exactly_the_build_rows_and_a_ledger_row(env):
@@ -205,10 +197,15 @@ def test_crash_between_staging_and_merge_recovers_on_redelivery(env, monkeypatch
     assert [r["outcome"] for r in ledger(warehouse)] == ["failed", "loaded"]
 
 
+def test_a_fault_point_must_be_one_of_the_named_points():
+    with pytest.raises(ValueError, match="unknown fault point"):
+        fault_point("after_lunch")
+
+
 def test_malformed_event_is_acknowledged(env):
     settings, builds, warehouse = env
     services = local_services(settings, builds, warehouse)
-    assert handle_event({"message": {"data": "bm90IGpzb24="}}, settings, services) is None
+    assert handle_event({"message": {"data": "bm90IGpzb24="}}, settings, services).outcome == "rejected"
 
 
 def test_handle_event_loads(env):

@@ -74,3 +74,16 @@ def test_decode_pubsub_event():
 def test_decode_rejects_non_pubsub_payloads(data):
     with pytest.raises(MessageError):
         decode_pubsub_event(data)
+
+
+def test_oversized_data_is_refused_before_decoding():
+    """The base64 text of more than MAX_MESSAGE_BYTES is refused as is: neither decoded nor quoted."""
+    from obt_contract.message import MAX_MESSAGE_BYTES
+
+    fits = base64.b64encode(b"{" + b" " * (MAX_MESSAGE_BYTES - 2) + b"}").decode()
+    with pytest.raises(MessageError, match="misses build_id"):  # at the limit: decoded and parsed
+        parse_message(decode_pubsub_event({"message": {"data": fits}}).data, "obt-curated")
+    too_big = base64.b64encode(b"x" * (MAX_MESSAGE_BYTES + 3)).decode()  # one more 4-character group
+    with pytest.raises(MessageError, match="over the limit") as refused:
+        decode_pubsub_event({"message": {"data": too_big}})
+    assert "xxxx" not in str(refused.value) and len(str(refused.value)) < 200

@@ -42,7 +42,8 @@ def test_status_shows_builds_loads_and_dq(tmp_path):
 def test_status_cli_without_local_cloud_or_warehouse(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OBT_ENV", "local")
     monkeypatch.setenv("OBT_STATE_DIR", str(tmp_path))
-    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+    for name in ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "OBT_DATAPROC_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("OBT_WAREHOUSE_PATH", raising=False)
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -170,3 +171,41 @@ def test_a_fixed_port_taken_meanwhile_is_an_error(state):
         with pytest.raises(procs.PortClash):
             procs.with_port("web", None, launch, attempts=2)
     assert not procs.marked_processes(state)
+
+
+# Run in a child: a broken handler would end the test process itself.
+SIGNALLED = """
+import os, signal, sys, time
+from obt_tools.local import procs
+
+sig = getattr(signal, sys.argv[1])
+cleaned = False
+try:
+    with procs.stop_signals_interrupt():
+        try:
+            with procs.stop_signals_interrupt():  # nested, as demo.run around stack.up
+                os.kill(os.getpid(), sig)
+                time.sleep(10)
+        finally:
+            os.kill(os.getpid(), sig)  # a second signal must not cut short the cleanup the first started
+            time.sleep(0.2)
+            cleaned = True
+except procs.Terminated as exc:
+    print(exc.signum == sig, exc, cleaned, signal.getsignal(sig) == signal.SIG_DFL, flush=True)
+os.kill(os.getpid(), sig)  # outside the block the signal ends the process as before
+time.sleep(10)
+print("survived", flush=True)
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_stop_signals_unwind_like_ctrl_c_once_and_only_inside_the_block(name):
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNALLED, name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.stdout.splitlines() == [f"True stopped by {name} True True"], result.stderr[-2000:]
+    assert result.returncode == -getattr(signal, name)

@@ -173,3 +173,25 @@ print(json.dumps({{"name": name, "message_id": message_id}}))
     published = _wait_for_delivery(state_dir, "load_obt", lambda d: d["event_id"] == sent["message_id"])
     assert published["event_type"] == "google.cloud.pubsub.topic.v1.messagePublished"
     assert published["status"] != 0, "load_obt was unreachable"
+
+
+@pytest.mark.slow
+def test_sigterm_while_starting_stops_what_did_start(tmp_path):
+    state_dir = tmp_path / "state"
+    argv = [sys.executable, "-m", "obt_tools", "local", "up", "--state-dir", str(state_dir)]
+    up = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while len(procs.recorded(state_dir)) < 2:  # PostgreSQL and Pub/Sub are starting
+            assert up.poll() is None and time.monotonic() < deadline, up.stderr.read() if up.stderr else ""
+            time.sleep(0.1)
+        up.send_signal(signal.SIGTERM)
+        _, err = up.communicate(timeout=60)
+        left = procs.marked_processes(state_dir)
+    finally:
+        if up.poll() is None:
+            up.kill()
+        stack.down(state_dir)
+    assert up.returncode == 130 and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.strip()][-1] == "obt local: interrupted"
+    assert left == [], "services started before the signal survived it"

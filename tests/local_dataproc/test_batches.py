@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
 import time
 import uuid
@@ -151,6 +153,27 @@ def test_cancelling_a_running_batch_stops_its_whole_driver(running_endpoint, tmp
 
     assert cancelled.state == State.CANCELLED
     assert [h.state for h in cancelled.state_history] == [State.PENDING, State.RUNNING, State.CANCELLING]
+    assert _live_group_members(pid) == []
+
+
+def test_a_driver_killed_by_a_signal_fails_its_batch_saying_so(running_endpoint, tmp_path):
+    server, state_dir = running_endpoint
+    client = client_for(server)
+    script = tmp_path / "sleeps.py"
+    script.write_text(SLEEPER)
+    client.create_batch(
+        parent=PARENT,
+        batch=dataproc_v1.Batch(pyspark_batch=dataproc_v1.PySparkBatch(main_python_file_uri=script.as_uri())),
+        batch_id="spark-killed-1",
+    )
+    _wait_driver_running(client, f"{PARENT}/batches/spark-killed-1")
+    pid = json.loads((state_dir / "dataproc" / "batches" / "spark-killed-1.json").read_text())["driver_pid"]
+
+    os.killpg(pid, signal.SIGKILL)  # as the OOM killer or an operator's kill -9 would
+    failed = _wait_terminal(client, f"{PARENT}/batches/spark-killed-1")
+
+    assert failed.state == State.FAILED
+    assert failed.state_message == "Driver killed by signal 9 (SIGKILL)"
     assert _live_group_members(pid) == []
 
 

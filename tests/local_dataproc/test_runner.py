@@ -125,5 +125,30 @@ def test_failure_summary_without_a_traceback_uses_the_last_errors():
     message = runner.summarize_failure(log, 101)
 
     assert message == "Driver exited with code 101: 26/11/23 23:07:15 ERROR SparkSubmit: no such file /x.py"
-    assert runner.summarize_failure("", 137) == "Driver exited with code 137: no output"
+    assert runner.summarize_failure("", 2) == "Driver exited with code 2: no output"
     assert len(runner.summarize_failure("E" * 5000, 1)) == 1000
+
+
+# The end of a driver log cut short mid-plan: the lines a killed JVM leaves behind.
+PLAN_FRAGMENT = "\n".join(
+    [
+        "26/12/02 07:31:20 INFO DAGScheduler: Submitting ResultStage 4 (AdaptiveSparkPlan isFinalPlan=false",
+        "+- HashAggregate(keys=[customer_id#12], functions=[sum(amount#40)])",
+        "   +- Exchange hashpartitioning(customer_id#12, 200), ENSURE_REQUIREMENTS, [plan_id=211]",
+        "      +- Project [customer_id#12, CheckOverflow((promote_precision(quantity#3) * unit_price#5))",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "message"),
+    [
+        (-9, "Driver killed by signal 9 (SIGKILL)"),
+        (-15, "Driver killed by signal 15 (SIGTERM)"),
+        (137, "Driver exited with code 137: a driver process was killed by signal 9 (SIGKILL)"),
+        (143, "Driver exited with code 143: a driver process was killed by signal 15 (SIGTERM)"),
+    ],
+)
+def test_a_driver_ended_by_a_signal_is_reported_as_that_not_by_its_last_log_lines(exit_code, message):
+    assert runner.summarize_failure(PLAN_FRAGMENT, exit_code) == message
+    assert runner.summarize_failure(PLAN_FRAGMENT + "\nValueError: earlier, handled", exit_code) == message

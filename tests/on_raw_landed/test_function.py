@@ -1,5 +1,6 @@
 """on_raw_landed served by functions-framework, fed golden-corpus events, against real local services:
-the storage emulator (listing, manifests) and the local Dataproc endpoint (CreateBatch, ListBatches)."""
+the storage emulator (listing, manifests) and the local Dataproc endpoint (CreateBatch, ListBatches). Each
+delivery's answer is (status, action) from the JSON body (``obt.responses``)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def raw_bucket(monkeypatch, gcs_emulator, dataproc_endpoint, tmp_path) -> str:
 
 def _function():
     # The settings it reads are the environment the fixture prepared (tests/conftest.py resets them per test).
-    return create_app(target="on_raw_landed", source=str(SOURCE), signature_type="cloudevent").test_client()
+    return create_app(target="on_raw_landed", source=str(SOURCE)).test_client()
 
 
 def _upload(bucket: str, name: str, payload: bytes):
@@ -50,12 +51,12 @@ def _upload(bucket: str, name: str, payload: bytes):
     return blob
 
 
-def _deliver(client, blob, mode: str, **kwargs):
+def _deliver(client, blob, mode: str, **kwargs) -> tuple[int, str]:
     event = corpus.storage_finalized(
         blob.name, bucket=blob.bucket.name, generation=blob.generation, size=blob.size, mode=mode, **kwargs
     )
     response = event.post(client)
-    return response.status_code
+    return response.status_code, response.get_json()["action"]
 
 
 def _actions(caplog) -> list[str]:
@@ -88,12 +89,12 @@ def test_out_of_order_arrivals_and_a_thrice_delivered_event_submit_one_batch(raw
     client = _function()
     with caplog.at_level(logging.INFO):
         movie = _upload(raw_bucket, MOVIE, b"cid,review_str,id_review\n1,good,1\n")
-        assert _deliver(client, movie, mode) == 200
+        assert _deliver(client, movie, mode) == (200, "waiting")
         manifest = _upload_snapshot(raw_bucket)
-        assert _deliver(client, manifest, mode) == 200
+        assert _deliver(client, manifest, mode) == (200, "waiting")
         logs = _upload(raw_bucket, LOGS, b"id_review,log\n1,<reviewlog/>\n")
-        statuses = [_deliver(client, logs, mode, event_id="same-event-id") for _ in range(3)]
-    assert statuses == [200, 200, 200]
+        answers = [_deliver(client, logs, mode, event_id="same-event-id") for _ in range(3)]
+    assert answers == [(200, "submitted"), (200, "duplicate"), (200, "duplicate")]
     assert _actions(caplog) == ["waiting", "waiting", "submitted", "duplicate", "duplicate"]
 
     settings = Settings.from_env()
@@ -118,10 +119,10 @@ def test_zero_byte_unknown_and_malformed_events_are_acknowledged_without_a_batch
     empty = _upload(raw_bucket, MOVIE, b"")
     other = _upload(raw_bucket, "movie_review/ingest_date=2026-11-23/README.md", b"hello")
     with caplog.at_level(logging.INFO):
-        assert _deliver(client, empty, mode) == 200
-        assert _deliver(client, other, mode) == 200
-        assert _deliver(client, other, mode, data_overrides={"generation": "not-a-number"}) == 200
-        assert _deliver(client, other, mode, attribute_overrides={"subject": "objects/else"}) == 200
+        assert _deliver(client, empty, mode) == (200, "ignored")
+        assert _deliver(client, other, mode) == (200, "ignored")
+        assert _deliver(client, other, mode, data_overrides={"generation": "not-a-number"}) == (200, "rejected")
+        assert _deliver(client, other, mode, attribute_overrides={"subject": "objects/else"}) == (200, "rejected")
     assert _actions(caplog) == ["ignored", "ignored"]
     rejected = [r for r in caplog.records if getattr(r, "fields", {}).get("action") == "rejected"]
     assert len(rejected) == 2 and all(r.levelno == logging.ERROR for r in rejected)
@@ -135,4 +136,4 @@ def test_unreachable_dataproc_fails_the_request_so_eventarc_retries(raw_bucket, 
     _upload(raw_bucket, MOVIE, b"cid,review_str,id_review\n1,good,1\n")
     _upload_snapshot(raw_bucket)
     logs = _upload(raw_bucket, LOGS, b"id_review,log\n1,<reviewlog/>\n")
-    assert _deliver(_function(), logs, "binary") == 500
+    assert _deliver(_function(), logs, "binary") == (503, "retry")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+import logging
 from datetime import date
 
 import pytest
@@ -98,7 +100,8 @@ def test_zero_byte_vendor_file_counts_as_absent():
     assert _plan(bucket).build is None
 
 
-def test_snapshot_without_all_parts_is_not_used():
+def test_snapshot_without_all_parts_is_corrupt_and_waits():
+    """Parts are committed before their manifest: a missing one was deleted after the snapshot was announced."""
     bucket = RawBucket()
     bucket.put(PARTS[0])
     manifest = bucket.put_manifest(SNAPSHOT, PARTS)
@@ -111,7 +114,7 @@ def test_snapshot_without_all_parts_is_not_used():
     assert f"{PARTS[1]} missing" in decision.reason
 
 
-def test_part_with_another_size_than_the_manifest_says_is_incomplete():
+def test_part_with_another_size_than_the_manifest_says_is_corrupt():
     bucket = RawBucket()
     bucket.put_snapshot(part_size=100)
     bucket.put(PARTS[1], size=99)
@@ -140,14 +143,89 @@ def test_rerun_on_the_same_date_wins_by_generation():
     assert _plan(bucket).build.purchases_manifest == rerun
 
 
-def test_broken_newest_snapshot_falls_back_to_the_previous_complete_one():
+def test_broken_newest_snapshot_blocks_instead_of_falling_back_to_the_previous_one(caplog):
     bucket = _complete()
     broken_prefix = "user_purchase/ingest_date=2026-11-24/run_id=r2"
     broken = bucket.put(f"{broken_prefix}/_MANIFEST.json", 10, {"kind": "snapshot", "table": "user_purchase"})
-    plan = _plan(bucket)
-    assert plan.build.purchases_manifest.name == MANIFEST
+    with caplog.at_level(logging.ERROR):
+        plan = _plan(bucket)
+    assert plan.build is None
     decision = decide(plan, broken.name, broken.generation)
-    assert decision.action == "ignored" and "manifest lists no parts" in decision.reason
+    assert decision.action == "waiting" and "manifest lists no parts" in decision.reason
+    assert any(broken.name in m for m in decision.missing)
+    assert decide(plan, MANIFEST, bucket.objects[MANIFEST].generation).action == "ignored"
+    assert decide(plan, MOVIE, bucket.objects[MOVIE].generation).action == "waiting"
+    assert [r.fields["manifest"] for r in caplog.records if r.levelno == logging.ERROR] == [broken.name]
+
+
+NEWER = "user_purchase/ingest_date=2026-11-24/run_id=scheduled"
+ATTEMPT = "0123456789abcdef"
+
+
+def _pinned_snapshot(bucket: RawBucket, prefix: str = NEWER, attempt: str = ATTEMPT) -> ListedObject:
+    """A snapshot as the extract writes it: attempt-named parts, each pinned by generation, size and crc32c."""
+    parts = []
+    for index in range(2):
+        obj = bucket.put(f"{prefix}/part-{attempt}-{index:05d}.csv.gz", 100 + index)
+        obj = bucket.objects[obj.name] = dataclasses.replace(obj, crc32c=f"crc{index}==")
+        parts.append(
+            {"name": obj.name, "generation": obj.generation, "rows": 10, "bytes": obj.size, "crc32c": obj.crc32c}
+        )
+    document = {"kind": "snapshot", "table": "user_purchase", "parts": parts, "total_rows": 20}
+    return bucket.put(f"{prefix}/_MANIFEST.json", 500, document)
+
+
+def test_pinned_snapshot_is_used_with_exactly_its_parts():
+    bucket = _complete()
+    newer = _pinned_snapshot(bucket)
+    plan = _plan(bucket)
+    assert plan.build.purchases_manifest == newer
+    assert [o.name for o in plan.build.purchases] == [f"{NEWER}/part-{ATTEMPT}-0000{i}.csv.gz" for i in range(2)]
+
+
+def test_parts_of_an_attempt_that_never_committed_are_ignored():
+    bucket = _complete()
+    crashed = [bucket.put(f"{NEWER}/part-fedcba9876543210-0000{i}.csv.gz", 999) for i in range(3)]
+    newer = _pinned_snapshot(bucket)
+    plan = _plan(bucket)
+    assert plan.build.purchases_manifest == newer
+    assert not set(crashed) & set(plan.build.purchases)
+    assert all(decide(plan, o.name, o.generation).action == "ignored" for o in crashed)
+
+
+@pytest.mark.parametrize(
+    ("damage", "differs"),
+    [
+        # An UPDATE between two exports: same size, but not the bytes the manifest announced.
+        (lambda obj: dataclasses.replace(obj, generation=obj.generation + 10**9), "generation"),
+        (lambda obj: dataclasses.replace(obj, generation=obj.generation + 10**9, size=obj.size + 50), "150 bytes"),
+        # A store that reuses a generation for other bytes: only the checksum tells.
+        (lambda obj: dataclasses.replace(obj, crc32c="other=="), "crc32c other==, manifest says crc0=="),
+    ],
+)
+def test_part_changed_after_the_manifest_is_corrupt_and_no_older_snapshot_replaces_it(caplog, damage, differs):
+    bucket = _complete()
+    newer = _pinned_snapshot(bucket)
+    part = f"{NEWER}/part-{ATTEMPT}-00000.csv.gz"
+    bucket.objects[part] = damage(bucket.objects[part])
+    with caplog.at_level(logging.ERROR):
+        plan = _plan(bucket)
+    assert plan.build is None  # not the complete 2026-11-23 snapshot instead
+    decision = decide(plan, newer.name, newer.generation)
+    assert decision.action == "waiting" and decision.reason.startswith("snapshot corrupt: ")
+    assert f"{part} has " in decision.reason and differs in decision.reason
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.fields["manifest"] == newer.name and part in error.fields["problem"]
+
+
+def test_a_newer_consistent_snapshot_supersedes_a_corrupt_one():
+    bucket = _complete()
+    corrupt = _pinned_snapshot(bucket)
+    bucket.put(f"{NEWER}/part-{ATTEMPT}-00001.csv.gz", 101)  # overwritten: new generation
+    rerun = _pinned_snapshot(bucket, "user_purchase/ingest_date=2026-11-24/run_id=again", "00000000000000aa")
+    plan = _plan(bucket)
+    assert plan.build.purchases_manifest == rerun
+    assert "superseded by the newer snapshot" in decide(plan, corrupt.name, corrupt.generation).reason
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,9 @@ def test_message_for(batch, manifest, expected):
         ({"lookback_hours": "3"}, "lookback_hours must be"),
         ({"lookback_hours": True}, "lookback_hours must be"),
         ({"dry_run": "yes"}, "dry_run must be a boolean"),
+        ({"grace_minutes": -1}, "grace_minutes must be"),
+        ({"grace_minutes": "0"}, "grace_minutes must be"),
+        ({"grace_minutes": 1441}, "grace_minutes must be"),
     ],
 )
 def test_bad_request_bodies_are_400_before_any_call(payload, error):

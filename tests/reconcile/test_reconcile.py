@@ -31,13 +31,16 @@ SOURCE = Path(__file__).resolve().parents[2] / "functions" / "reconcile" / "main
 
 
 @pytest.fixture
-def world(gcs_emulator, pubsub_emulator, reconcile_dataproc):
-    """A project of its own (its batches, its topic) and a fresh curated bucket, so tests do not see each other."""
+def world(gcs_emulator, pubsub_emulator, reconcile_dataproc, tmp_path):
+    """A project of its own (its batches, its topic), a fresh curated bucket and a ledger (DuckDB) of its own, so
+    tests do not see each other."""
     project = f"rec-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         project=project,
         curated_bucket=scratch_bucket(gcs_emulator.project, "cur"),
         dataproc_endpoint=reconcile_dataproc,
+        state_dir=tmp_path,
+        warehouse_path=tmp_path / "warehouse.duckdb",
     )
     publisher, subscriber = clients.publisher_client(), clients.subscriber_client()
     publisher.create_topic(name=settings.topic_path)
@@ -86,12 +89,16 @@ def test_ended_batches_without_marker_get_one_message_and_a_marker(world, tmp_pa
         assert _create(settings, batch_id, absent).state.name == "FAILED"
     _write(settings, build_manifest_name(recovered), {"build_id": recovered, "status": "succeeded", "reason": None})
     _write(settings, build_marker_name(done), {"message_id": "1", "published_at": "2026-11-23T00:00:00+00:00"})
-
     services = Services.from_settings(settings)
+    # done's message was loaded long ago: the ledger says what became of it.
+    warehouse = services.warehouse()
+    warehouse.ensure_schema()
+    warehouse.query("INSERT INTO obt_ops.load_ledger (build_id, outcome) VALUES (@b, 'skipped')", {"b": done})
+
     actions = {a.build_id: a for a in reconcile(settings, services)}
 
     assert set(actions) == {ok, failed, recovered, done}  # the non-OBT batch is none of reconcile's business
-    assert actions[done].action == "already_published"
+    assert (actions[done].action, actions[done].reason) == ("recorded", "the load ledger records it: skipped")
     messages = {body["build_id"]: (body, attributes) for body, attributes in _pull(subscription)}
     assert set(messages) == {ok, failed, recovered}
     assert messages[ok][0]["status"] == "failed" and "wrote no _MANIFEST.json" in messages[ok][0]["reason"]
@@ -103,8 +110,9 @@ def test_ended_batches_without_marker_get_one_message_and_a_marker(world, tmp_pa
         marker = _read(settings, build_marker_name(build_id))
         assert marker["message_id"] == actions[build_id].message_id and marker["status"] == body["status"]
 
-    again = reconcile(settings, services)
-    assert {a.action for a in again} == {"already_published"}
+    # Announced now, not loaded yet (no loader here): within the grace period nothing is published again.
+    again = {a.build_id: a.action for a in reconcile(settings, services)}
+    assert again == {ok: "waiting", failed: "waiting", recovered: "waiting", done: "recorded"}
     assert _pull(subscription) == []
 
 
@@ -129,6 +137,7 @@ def test_http_function_and_cli(world, monkeypatch, capsys):
         ("OBT_PROJECT", settings.project),
         ("OBT_CURATED_BUCKET", settings.curated_bucket),
         ("OBT_DATAPROC_ENDPOINT", settings.dataproc_endpoint),
+        ("OBT_STATE_DIR", str(settings.state_dir)),
     ):
         monkeypatch.setenv(name, value)
 
@@ -136,18 +145,24 @@ def test_http_function_and_cli(world, monkeypatch, capsys):
     assert f"{build_id} FAILED: would_publish status=failed" in capsys.readouterr().out
 
     client = create_app(target="reconcile", source=str(SOURCE), signature_type="http").test_client()
-    assert client.post("/", data="not json", content_type="application/json").status_code == 400
+    rejected = client.post("/", data="not json", content_type="application/json")
+    assert (rejected.status_code, rejected.get_json()) == (400, {"error": "body must be JSON"})
     response = client.post("/", json={"lookback_hours": 2})
     assert response.status_code == 200
     assert [(a["build_id"], a["action"]) for a in response.get_json()["actions"]] == [(build_id, "published")]
     assert [body["build_id"] for body, _ in _pull(subscription)] == [build_id]
 
     assert cli_main(["reconcile", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["action"] == "already_published"
+    assert json.loads(capsys.readouterr().out)["action"] == "waiting"
+    # Right after an outage an operator need not wait: the message goes out again (the loader is idempotent).
+    assert cli_main(["reconcile", "--grace-minutes", "0"]) == 0
+    assert f"{build_id} FAILED: republished status=failed" in capsys.readouterr().out
+    assert [body["build_id"] for body, _ in _pull(subscription)] == [build_id]
 
 
 def test_unreachable_endpoint_is_a_one_line_error(world, capsys, monkeypatch):
     settings, _ = world
+    monkeypatch.setenv("OBT_STATE_DIR", str(settings.state_dir))
     monkeypatch.setenv("OBT_DATAPROC_ENDPOINT", "http://127.0.0.1:9")
     assert cli_main(["reconcile"]) == 2
     err = capsys.readouterr().err

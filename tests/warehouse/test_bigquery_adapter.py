@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from unittest import mock
 
 import pytest
@@ -11,9 +12,11 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 from sqlglot import exp
 
+from obt import clients
 from obt.config import Settings
 from obt.errors import TransientError
 from obt.warehouse import bigquery as bq
+from obt.warehouse.base import ledger_columns, ledger_row
 from obt.warehouse.bigquery import BigQueryWarehouse, query_parameters
 
 BUILD = "obt-0123456789abcdef0123"
@@ -142,35 +145,77 @@ def test_stage_409_whose_staging_table_expired_loads_again(warehouse, client):
     assert client.load_table_from_uri.call_args.kwargs["job_id"] == f"obt_load_{BUILD}_2"
 
 
-def test_merge_is_a_query_job_with_valid_bigquery_sql(warehouse, client):
-    stats = mock.Mock(inserted_row_count=3, updated_row_count=2, deleted_row_count=1)
-    client.query.return_value = done_job(dml_stats=stats)
-    counts = warehouse.merge(BUILD)
-    assert (counts.inserted, counts.updated, counts.deleted) == (3, 2, 1)
+def script_result(inserted=3, updated=2, deleted=1, times_loaded=0, last_watermark=7):
+    """What the load script's last SELECT returns (counts NULL when the ledger refused the build)."""
+    values = {
+        "times_loaded": times_loaded,
+        "last_watermark": last_watermark,
+        "inserted_rows": inserted,
+        "updated_rows": updated,
+        "deleted_rows": deleted,
+        "merged_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC) if inserted is not None else None,
+    }
+    row = mock.Mock()
+    row.items.return_value = list(values.items())
+    return done_job(result=mock.Mock(return_value=[row]))
+
+
+def loaded_row(watermark=9):
+    return ledger_row(build_id=BUILD, outcome="loaded", reason="newest build", input_watermark=watermark)
+
+
+def test_merge_and_ledger_row_are_one_transaction_script(warehouse, client):
+    client.query.return_value = script_result()
+    merged = warehouse.merge(BUILD, loaded_row())
+    assert (merged.counts.inserted, merged.counts.updated, merged.counts.deleted) == (3, 2, 1)
+    assert merged.ledger["rows_inserted"] == 3
+    assert merged.ledger["finished_at"] == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     call = client.query.call_args
     assert call.kwargs["job_id"] == f"obt_merge_{BUILD}"
-    params = call.kwargs["job_config"].query_parameters
-    assert [(p.name, p.type_, p.value) for p in params] == [("build_id", "STRING", BUILD)]
-    tree = sqlglot.parse_one(call.args[0], read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
-    assert isinstance(tree, exp.Merge)
-    assert tree.this.sql("bigquery") == "`proj.movie_analytics.obt` AS t"
-    assert tree.args["using"].sql("bigquery") == "`proj.obt_staging.obt_obt_0123456789abcdef0123` AS s"
-    clauses = tree.args["whens"].expressions
-    assert [(w.args.get("matched"), bool(w.args.get("source"))) for w in clauses] == [
-        (True, False),
-        (False, False),
-        (False, True),
-    ]
-    on = tree.args["on"].sql("bigquery")
-    for column in ("customer_id", "log_date", "device", "location", "os", "browser"):
-        assert f"t.{column} IS NOT DISTINCT FROM s.{column}" in on
+    assert call.kwargs["job_retry"] is None
+    script = call.args[0]
+    trees = sqlglot.parse(script, read="bigquery")
+    kinds = [type(t).__name__ for t in trees if not isinstance(t, exp.Declare)]
+    # IF … THEN and END IF are opaque to sqlglot (commands); the order around them is what matters.
+    assert kinds[:2] == ["Transaction", "Set"]
+    assert kinds.index("Merge") < kinds.index("Insert") < kinds.index("Commit") < len(kinds) - 1
+    assert kinds[-1] == "Select"
+    assert script.index("BEGIN TRANSACTION") < script.index("IF loaded_before = 0") < script.index("MERGE `proj")
+    assert "@input_watermark >= newest_watermark" in script
+    merge = next(t for t in trees if isinstance(t, exp.Merge))
+    assert merge.sql("bigquery") == sqlglot.parse_one(warehouse.sql("merge", BUILD), read="bigquery").sql("bigquery")
+    insert = next(t for t in trees if isinstance(t, exp.Insert))
+    assert insert.this.this.sql("bigquery") == "`proj.obt_ops.load_ledger`"
+    values = dict(zip(ledger_columns(), (v.sql("bigquery") for v in insert.expression.expressions[0]), strict=True))
+    assert values["rows_inserted"] == "inserted_rows" and values["finished_at"] == "merged_at"
+    assert values["merge_seconds"] == "NULL" and values["reason"] == "@reason"
+    params = {p.name: (p.type_, p.value) for p in call.kwargs["job_config"].query_parameters}
+    assert params["build_id"] == ("STRING", BUILD)
+    assert params["input_watermark"] == ("INT64", 9)
+    assert params["stage_seconds"] == ("FLOAT64", None)
+    assert not {"rows_inserted", "finished_at", "merge_seconds"} & params.keys()
+
+
+def test_merge_refused_by_the_ledger_changes_nothing(warehouse, client):
+    client.query.return_value = script_result(inserted=None, updated=None, deleted=None, last_watermark=20)
+    merged = warehouse.merge(BUILD, loaded_row(watermark=9))
+    assert merged.counts is None and merged.ledger is None
+    assert merged.state.refusal(9) == "older than the last loaded build (input_watermark 9 < 20)"
+
+
+def test_the_fault_hook_runs_before_the_script(warehouse, client):
+    def crash():
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        warehouse.merge(BUILD, loaded_row(), before_ledger=crash)
+    client.query.assert_not_called()
 
 
 def test_merge_retries_concurrent_update_with_backoff(warehouse, client, sleeps):
-    error = gexc.BadRequest("Could not serialize access to table proj:movie_analytics.obt due to concurrent update")
-    stats = mock.Mock(inserted_row_count=0, updated_row_count=4, deleted_row_count=0)
-    client.query.side_effect = [failed_job(error), failed_job(error), done_job(dml_stats=stats)]
-    assert warehouse.merge(BUILD).updated == 4
+    error = gexc.BadRequest("Transaction is aborted due to concurrent update against table proj:movie_analytics.obt")
+    client.query.side_effect = [failed_job(error), failed_job(error), script_result(updated=4)]
+    assert warehouse.merge(BUILD, loaded_row()).counts.updated == 4
     ids = [c.kwargs["job_id"] for c in client.query.call_args_list]
     assert ids == [f"obt_merge_{BUILD}", f"obt_merge_{BUILD}_2", f"obt_merge_{BUILD}_3"]
     assert len(sleeps) == 2 and sleeps[1] > 0
@@ -181,22 +226,56 @@ def test_merge_gives_up_after_the_retry_budget(client, sleeps):
     client.query.side_effect = lambda *a, **k: failed_job(error)
     wh = BigQueryWarehouse(SETTINGS, client=client, sleep=sleeps.append, max_retries=2)
     with pytest.raises(gexc.BadRequest):
-        wh.merge(BUILD)
+        wh.merge(BUILD, loaded_row())
     assert len(sleeps) == 2
 
 
-def test_merge_409_reports_the_finished_merge(warehouse, client):
+def test_merge_409_reports_the_committed_load(warehouse, client):
     client.query.side_effect = gexc.Conflict("exists")
-    stats = mock.Mock(inserted_row_count=9, updated_row_count=0, deleted_row_count=0)
-    client.get_job.return_value = done_job(dml_stats=stats)
-    assert warehouse.merge(BUILD).inserted == 9
+    client.get_job.return_value = script_result(inserted=9, updated=0, deleted=0)
+    assert warehouse.merge(BUILD, loaded_row()).counts.inserted == 9
     client.get_job.assert_called_once_with(f"obt_merge_{BUILD}", location="EU")
 
 
 def test_transient_job_error_becomes_transient(warehouse, client):
     client.query.return_value = failed_job(gexc.ServiceUnavailable("backend error"))
     with pytest.raises(TransientError):
-        warehouse.merge(BUILD)
+        warehouse.merge(BUILD, loaded_row())
+
+
+def test_a_real_client_takes_the_job_id_without_a_future_warning(monkeypatch):
+    """google-cloud-bigquery warns (and will raise) when a job id comes without ``job_retry=None``."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.bigquery import _job_helpers
+
+    real = bigquery.Client(project="proj", location="EU", credentials=AnonymousCredentials())
+    monkeypatch.setattr(_job_helpers, "query_jobs_insert", lambda *a, **k: script_result())
+    with pytest.warns(FutureWarning, match="job_retry"):  # the control: the library does warn without it
+        real.query("SELECT 1", job_id="any")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert BigQueryWarehouse(SETTINGS, client=real).merge(BUILD, loaded_row()).counts.inserted == 3
+
+
+def test_client_uses_the_emulator_with_anonymous_credentials(monkeypatch):
+    from google.auth.credentials import AnonymousCredentials
+
+    made = []
+    monkeypatch.setattr(bigquery, "Client", lambda **kwargs: made.append(kwargs))
+    clients.bigquery_client.cache_clear()
+    try:
+        monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "localhost:9050")
+        clients.bigquery_client("proj", "EU")
+        clients.bigquery_client.cache_clear()
+        monkeypatch.delenv("BIGQUERY_EMULATOR_HOST")
+        clients.bigquery_client("proj", "EU")
+    finally:
+        clients.bigquery_client.cache_clear()
+    emulated, real = made
+    assert isinstance(emulated["credentials"], AnonymousCredentials)
+    assert emulated["client_options"].api_endpoint == "http://localhost:9050"
+    assert (emulated["project"], emulated["location"]) == ("proj", "EU")
+    assert real == {"project": "proj", "location": "EU"}
 
 
 def test_ledger_row_parameters_are_typed_even_when_null(warehouse, client):

@@ -1,18 +1,22 @@
-"""MERGE semantics on the local warehouse: the OBT equals the staged build; unchanged rows are untouched."""
+"""MERGE semantics on the local warehouse: the OBT equals the staged build; unchanged rows are untouched;
+the MERGE and its ledger row commit together or not at all."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
 import pytest
 
 from obt.config import Settings
+from obt.warehouse.base import ledger_row
 from obt.warehouse.duckdb import DuckDbWarehouse
 from tests.warehouse.obt_rows import KEY, change, key, make_rows, write_parquet
 
 B1 = "obt-" + "1" * 20
 B2 = "obt-" + "2" * 20
+WATERMARKS = itertools.count(1)
 
 
 @pytest.fixture
@@ -23,10 +27,16 @@ def warehouse(tmp_path):
     return wh
 
 
-def load(wh, build_id, rows, folder):
+def loaded_row(build_id, watermark=None):
+    return ledger_row(
+        build_id=build_id, outcome="loaded", input_watermark=next(WATERMARKS) if watermark is None else watermark
+    )
+
+
+def load(wh, build_id, rows, folder, watermark=None):
     files = write_parquet(rows, folder)
     staged = wh.stage(build_id, [str(f) for f in files])
-    counts = wh.merge(build_id)
+    counts = wh.merge(build_id, loaded_row(build_id, watermark)).counts
     wh.drop_staging(build_id)
     return staged, counts
 
@@ -93,7 +103,49 @@ def test_restaging_replaces_the_staging_table(warehouse, tmp_path):
     files = [str(f) for f in write_parquet(rows, tmp_path / "b1")]
     warehouse.stage(B1, files)
     assert warehouse.stage(B1, files).rows == 50
-    assert warehouse.merge(B1).inserted == 50
+    assert warehouse.merge(B1, loaded_row(B1)).counts.inserted == 50
+
+
+def ledger(wh) -> list[dict]:
+    return wh.query("SELECT build_id, outcome, input_watermark, rows_inserted FROM obt_ops.load_ledger")
+
+
+def test_merge_writes_its_ledger_row_with_the_counts(warehouse, tmp_path):
+    warehouse.stage(B1, [str(f) for f in write_parquet(make_rows(40), tmp_path / "b1")])
+    merged = warehouse.merge(B1, loaded_row(B1, watermark=5))
+    assert (merged.state.times_loaded, merged.state.last_watermark) == (0, None)
+    assert merged.ledger["rows_inserted"] == merged.counts.inserted == 40
+    assert merged.ledger["merge_seconds"] >= 0 and merged.ledger["finished_at"] is not None
+    assert ledger(warehouse) == [{"build_id": B1, "outcome": "loaded", "input_watermark": 5, "rows_inserted": 40}]
+
+
+def test_a_crash_between_merge_and_ledger_row_rolls_the_merge_back(warehouse, tmp_path):
+    load(warehouse, B1, make_rows(30, seed=1), tmp_path / "b1")
+    before, ledger_before = table(warehouse), ledger(warehouse)
+    warehouse.stage(B2, [str(f) for f in write_parquet(make_rows(60, seed=2), tmp_path / "b2")])
+
+    def crash():
+        raise RuntimeError("crash before the ledger row")
+
+    with pytest.raises(RuntimeError, match="crash before"):
+        warehouse.merge(B2, loaded_row(B2), before_ledger=crash)
+    assert table(warehouse) == before
+    assert ledger(warehouse) == ledger_before
+
+
+@pytest.mark.parametrize(
+    ("build", "watermark", "refusal"), [(B1, 10, "already loaded"), (B2, 9, "older than the last loaded build")]
+)
+def test_merge_refuses_on_the_ledger_it_reads(warehouse, tmp_path, build, watermark, refusal):
+    """The check inside the transaction, even when the caller skipped its own."""
+    load(warehouse, B1, make_rows(30, seed=1), tmp_path / "b1", watermark=10)
+    before, ledger_before = table(warehouse), ledger(warehouse)
+    warehouse.stage(build, [str(f) for f in write_parquet(make_rows(60, seed=2), tmp_path / "again")])
+    merged = warehouse.merge(build, loaded_row(build, watermark=watermark))
+    assert merged.counts is None and merged.ledger is None
+    assert refusal in merged.state.refusal(watermark)
+    assert table(warehouse) == before
+    assert ledger(warehouse) == ledger_before
 
 
 def test_parquet_missing_a_column_fails_loudly(warehouse, tmp_path):
@@ -143,3 +195,9 @@ def test_sessions_exclude_each_other_across_threads(warehouse):
     for t in threads:
         t.join()
     assert not overlaps
+
+
+def test_a_ledger_row_has_every_column_and_no_other():
+    assert ledger_row(build_id=B1)["rows_inserted"] is None
+    with pytest.raises(ValueError, match="not ledger columns"):
+        ledger_row(rows_merged=1)

@@ -261,8 +261,37 @@ _LOG4J_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (TRACE|DEBUG|INFO|WARN
 _MAX_MESSAGE = 1000
 
 
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def killed_by(exit_code: int) -> str | None:
+    """Why a driver that a signal ended stopped, else ``None``.
+
+    Popen reports a killed spark-submit (it execs the JVM) as ``-N``. The JVM reports a killed child (the Python
+    driver) as ``128 + N``, as shells do, and exits 143 itself on SIGTERM.
+    """
+    if exit_code < 0:
+        return f"Driver killed by signal {-exit_code} ({_signal_name(-exit_code)})"
+    if 128 < exit_code <= 128 + 64:
+        signum = exit_code - 128
+        killed = f"signal {signum} ({_signal_name(signum)})"
+        return f"Driver exited with code {exit_code}: a driver process was killed by {killed}"
+    return None
+
+
 def summarize_failure(log_text: str, exit_code: int) -> str:
-    """A one-paragraph state message from the driver log: the raised exception, else the last errors."""
+    """A one-paragraph state message from the driver log: the raised exception, else the last errors.
+
+    A driver a signal ended is reported as that, whatever its log says: the log then stops mid-output, and its
+    last lines (often a fragment of a query plan) say nothing about why it ended.
+    """
+    killed = killed_by(exit_code)
+    if killed is not None:
+        return killed
     lines = [line.rstrip() for line in log_text.splitlines() if line.strip()]
     exceptions = [line for line in lines if _EXCEPTION_LINE.match(line)]
     if exceptions:
