@@ -38,7 +38,8 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/e2e.py
 
 # Deploy to Google Cloud: make deploy PROJECT=my-project [REGION=…] [NAME_PREFIX=…] (see infra/README.md).
-deploy:
+# The venv: deploy.sh trains the review tagger with its obt.
+deploy: $(STAMP)
 	scripts/deploy.sh deploy $(if $(PROJECT),--project $(PROJECT)) $(if $(REGION),--region $(REGION)) $(if $(NAME_PREFIX),--name-prefix $(NAME_PREFIX))
 
 # The Spark job's package for Dataproc --py-files, dist/spark_job.zip (obt_job + obt_contract), built by

@@ -53,6 +53,8 @@ def build_table(n: int, seed: int = 1) -> pa.Table:
             "count_invoices": rng.integers(1, 30, n),
             "first_invoice_date": pa.array(np.full(n, np.datetime64("2010-12-01"))),
             "last_invoice_date": pa.array(np.full(n, np.datetime64("2011-12-09"))),
+            "predicted_positive": rng.integers(0, 2, n),
+            "sentiment_score": rng.random(n),
         }
     ).cast(SCHEMA)
 

@@ -1,6 +1,7 @@
 """Transform benchmark: the Spark job's wall time and rows/s, next to the same rules as one DuckDB statement.
 
     .venv/bin/python bench/transform.py [--data ../shared/data] [--scales real,10] [--work DIR]
+                                        [--tagger-labels FILE] [--tagger-cache DIR]
 
 ``real`` is the files in ``shared/data``; ``N`` is ``obt generate`` at scale N. Both engines get the same
 inputs (purchases converted to the PostgreSQL export format the job reads) and the same two cores
@@ -12,6 +13,12 @@ generated, compiled by Janino and then by the JIT), ``warm`` the second, ``hot``
 A first line measures the fixed cost (the job on a tiny input). DuckDB's figure is one
 ``COPY (…) TO parquet`` producing the OBT only, with the XML fields taken by regular expression: a
 single-node reference, not an equivalent job. Ratios are spark / duckdb. Not run by the tests.
+
+Scoring overhead: on the real data, the same JVM also runs the job ``--runs`` times with ``--tagger-model`` (the
+review tagger trained on ``--tagger-labels``, taken from the demo's model cache ``.obt/tagger/`` or trained into
+it: ``obt_tools.demo.tagger_model``), and the hot times with and without it are compared with the target "scoring
+adds at most 25%". Each kind's cold and warm runs come first (the first scored run pays for loading the model and
+compiling the scoring code), then the later runs alternate between the two.
 """
 
 from __future__ import annotations
@@ -33,10 +40,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "spark_jobs"), str(ROOT)]
 
-from obt import generate, seed  # noqa: E402
+from obt_tools import demo, generate, seed  # noqa: E402
+from obt_tools.tagger.labels import read_labels  # noqa: E402
 
 TOPIC = "projects/obt-bench/topics/obt-build-complete"
 RESULT = "bench-result: "
+# The scale whose scoring overhead is measured, and the target it is held to.
+TAGGED_SCALE = "real"
+SCORING_TARGET = 0.25
 
 DUCKDB_OBT = r"""
 COPY (
@@ -154,7 +165,7 @@ def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:
     return files
 
 
-def run_spark(spark, files: dict[str, Path], work: Path, scale: str) -> tuple[float, dict]:
+def run_spark(spark, files: dict[str, Path], work: Path, scale: str, tagger_model: str | None) -> tuple[float, dict]:
     from obt_job.args import parse_args
     from obt_job.job import run
 
@@ -167,13 +178,21 @@ def run_spark(spark, files: dict[str, Path], work: Path, scale: str) -> tuple[fl
         "--log-reviews", files["logs"].as_uri(), "--output", out.as_uri(), "--topic", TOPIC,
         "--max-quarantine-share", "1.0",
     ]  # fmt: skip
+    if tagger_model:
+        argv += ["--tagger-model", tagger_model]
     started = time.perf_counter()
     manifest = run(spark, parse_args(argv))
     return time.perf_counter() - started, manifest
 
 
-def measure_spark(scale: str, data: Path, work: Path, runs: int) -> dict:
-    """In this (fresh) process: the job ``runs`` times on the same inputs in one JVM."""
+def timings(seconds: list[float]) -> dict:
+    """cold (first run), warm (second) and hot (best of the later ones) of a series of runs in one JVM."""
+    return {"runs": seconds, "cold": seconds[0], "warm": seconds[1], "hot": min(seconds[2:] or seconds[1:])}
+
+
+def measure_spark(scale: str, data: Path, work: Path, runs: int, tagger_model: str | None) -> dict:
+    """In this (fresh) process: the job ``runs`` times on the same inputs in one JVM and, when ``tagger_model`` is
+    given, as many times scored by it (in the order the module docstring gives)."""
     files = prepare(scale, data, work)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
@@ -196,28 +215,35 @@ def measure_spark(scale: str, data: Path, work: Path, runs: int) -> dict:
     )
     spark.sparkContext.setLogLevel("ERROR")
     session_s = time.perf_counter() - started
-    seconds = []
-    for _ in range(runs):
-        elapsed, manifest = run_spark(spark, files, work, scale)
-        seconds.append(elapsed)
+    models = [None, *([tagger_model] if tagger_model else [])]
+    seconds: dict[str | None, list[float]] = {model: [] for model in models}
+    manifests: dict[str | None, dict] = {}
+    # Each kind's cold and warm runs first, then the hot runs alternate: a slower spell of a shared machine then
+    # falls on both kinds, not on whichever ran last.
+    order = [model for model in models for _ in range(2)] + [model for _ in range(runs - 2) for model in models]
+    for model in order:
+        elapsed, manifests[model] = run_spark(spark, files, work, scale, model)
+        seconds[model].append(elapsed)
+    manifest = manifests[None]
+    tagged = {**timings(seconds[tagger_model]), "tagger": manifests[tagger_model]["tagger"]} if tagger_model else None
     spark.stop()
     server.shutdown()
     read = sum(s["read"] for k, s in manifest["sources"].items() if k != "review_log_join")
     return {
         "session": session_s,
-        "runs": seconds,
-        "cold": seconds[0],
-        "warm": seconds[1],
-        "hot": min(seconds[2:] or seconds[1:]),
+        **timings(seconds[None]),
         "read": read,
         "obt_rows": manifest["obt"]["rows"],
+        "tagged": tagged,
     }
 
 
-def spark_in_child(scale: str, data: Path, work: Path, runs: int) -> dict:
+def spark_in_child(scale: str, data: Path, work: Path, runs: int, tagger_model: str | None = None) -> dict:
     """Each measurement in its own Python and JVM: a SparkSession stopped and rebuilt keeps the JVM warm."""
     cmd = [sys.executable, __file__, "--measure-spark", scale, "--data", str(data), "--work", str(work)]
     cmd += ["--runs", str(runs)]
+    if tagger_model:
+        cmd += ["--tagger-model", tagger_model]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     # The job's own JSON log lines share stdout, so the result line is marked.
     return json.loads(next(line for line in out.splitlines() if line.startswith(RESULT))[len(RESULT) :])
@@ -239,6 +265,30 @@ def run_duckdb(files: dict[str, Path], work: Path, scale: str) -> tuple[float, i
     return seconds, rows
 
 
+def scoring_overhead(scale: str, spark: dict) -> str:
+    """The line comparing the hot job with and without the tagger against ``SCORING_TARGET``."""
+    plain, tagged = spark["hot"], spark["tagged"]["hot"]
+    added = tagged / plain - 1
+    tagger = spark["tagged"]["tagger"]
+    verdict = "met" if added <= SCORING_TARGET else "MISSED"
+    return (
+        f"scoring overhead [{scale}]: hot {plain:.1f} s without --tagger-model, {tagged:.1f} s with it "
+        f"(model {tagger['model_version']}, {tagger['predicted_positive']:,} of {tagger['reviews_scored']:,} reviews "
+        f"predicted positive; scored runs {', '.join(f'{r:.1f}' for r in spark['tagged']['runs'])} s): "
+        f"ratio {tagged / plain:.2f}, {added:+.0%} | target: scoring adds at most {SCORING_TARGET:.0%}: {verdict}"
+    )
+
+
+def tagger_model_uri(labels: Path, cache: Path) -> str | None:
+    """The tagger trained on ``labels`` (cached in ``cache``, trained there first if needed); None without labels."""
+    if not labels.is_file():
+        print(f"no labelled reviews at {labels}: scoring overhead not measured")
+        return None
+    model = demo.tagger_model(cache, read_labels(labels))
+    print(f"review tagger: {model.describe()}, at {model.path}")
+    return model.uri
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -246,13 +296,26 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=None, help="keep inputs here between runs")
     parser.add_argument("--floor-scale", default="0.001", help="the tiny input that measures the fixed cost")
     parser.add_argument("--runs", type=int, default=4, help="job runs per JVM: cold, warm, then hot (>= 2)")
+    parser.add_argument(
+        "--tagger-labels",
+        type=Path,
+        help=f"labelled reviews for the scoring overhead (default: {demo.DEFAULT_TAGGER_LABELS.name} in --data)",
+    )
+    parser.add_argument(
+        "--tagger-cache",
+        type=Path,
+        default=ROOT / ".obt" / demo.TAGGER_FOLDER,
+        help="trained models, shared with `obt demo` (default .obt/tagger)",
+    )
     parser.add_argument("--measure-spark", metavar="SCALE", help=argparse.SUPPRESS)
+    parser.add_argument("--tagger-model", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.runs < 2:
         parser.error("--runs must be at least 2 (cold and warm)")
     work = options.work or Path(tempfile.mkdtemp(prefix="obt-bench-transform-"))
     if options.measure_spark:
-        print(RESULT + json.dumps(measure_spark(options.measure_spark, options.data, work, options.runs)), flush=True)
+        measured = measure_spark(options.measure_spark, options.data, work, options.runs, options.tagger_model)
+        print(RESULT + json.dumps(measured), flush=True)
         return 0
     scales = [s.strip() for s in options.scales.split(",") if s.strip()]
     if "real" in scales and not (options.data / "user_purchase.csv.gz").exists():
@@ -265,9 +328,11 @@ def main() -> int:
         f"{floor['cold']:.1f} s cold, {floor['warm']:.1f} s warm, {floor['hot']:.1f} s hot "
         "(JVM class loading, code generation, JIT, one Spark job per action)"
     )
+    labels = options.tagger_labels or options.data / demo.DEFAULT_TAGGER_LABELS.name
+    model = tagger_model_uri(labels, options.tagger_cache) if TAGGED_SCALE in scales else None
     results = []
     for scale in scales:
-        spark = spark_in_child(scale, options.data, work, options.runs)
+        spark = spark_in_child(scale, options.data, work, options.runs, model if scale == TAGGED_SCALE else None)
         duck_s, duck_rows = run_duckdb(prepare(scale, options.data, work), work, scale)
         results.append((scale, spark, duck_s, duck_rows))
         print(
@@ -275,6 +340,8 @@ def main() -> int:
             f"({spark['obt_rows']:,} OBT rows) | duckdb {duck_s:.1f} s ({duck_rows:,} OBT rows) | "
             "ratio " + ", ".join(f"{k} {spark[k] / duck_s:.2f}" for k in ("cold", "warm", "hot"))
         )
+        if spark["tagged"]:
+            print(scoring_overhead(scale, spark))
 
     print(
         "\nscale  input rows  spark cold s  warm s  hot s  hot rows/s  duckdb s  duckdb rows/s  "

@@ -60,6 +60,7 @@ locals {
     OBT_JOB_MAIN_URI             = "gs://${google_storage_bucket.sources.name}/${google_storage_bucket_object.job_main.name}"
     OBT_JOB_PY_FILES             = "gs://${google_storage_bucket.sources.name}/${google_storage_bucket_object.job_package.name}"
     OBT_DQ_MAX_QUARANTINE_SHARE  = tostring(var.max_quarantine_share)
+    OBT_TAGGER_MODEL_URI         = var.tagger_model_uri
     OBT_RECONCILE_LOOKBACK_HOURS = tostring(var.reconcile_lookback_hours)
     OBT_RECONCILE_GRACE_MINUTES  = tostring(var.reconcile_grace_minutes)
     OBT_BQ_LOCATION              = var.bq_location

@@ -56,6 +56,17 @@ variable "max_quarantine_share" {
   default     = 0.5
 }
 
+variable "tagger_model_uri" {
+  description = "The review tagger's model folder, gs://SOURCES/tagger/<model_version>/ (scripts/deploy.sh uploads it and sets this); empty = no tagging."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.tagger_model_uri == "" || can(regex("^gs://[^/]+/.+/$", var.tagger_model_uri))
+    error_message = "tagger_model_uri must be empty or a gs:// folder ending in /, named after its model version: gs://BUCKET/tagger/<model_version>/."
+  }
+}
+
 variable "reconcile_lookback_hours" {
   description = "How far back reconcile looks for batches that ended without a completion message."
   type        = number

@@ -90,6 +90,9 @@ class Settings:
     job_main_uri: str = ""
     job_py_files: tuple[str, ...] = ()
     dq_max_quarantine_share: float = 0.5
+    # The review tagger's model folder, named after its model version (gs://…/tagger/<model_version>/, or file://
+    # locally): every build's reviews are scored by it, and it is part of the build id. "" = no tagging.
+    tagger_model_uri: str = ""
     # obt reconcile: how far back to look for batches that ended without a completion message.
     reconcile_lookback_hours: int = 72
     # obt reconcile: how long a published build may go without an outcome in the load ledger before its
@@ -140,6 +143,9 @@ class Settings:
         share = _float(env, "OBT_DQ_MAX_QUARANTINE_SHARE", cls.dq_max_quarantine_share)
         if not 0.0 <= share <= 1.0:
             raise ConfigError(f"OBT_DQ_MAX_QUARANTINE_SHARE must be within 0..1, got {share}")
+        tagger_model = _get(env, "OBT_TAGGER_MODEL_URI")
+        if tagger_model and not tagger_model.startswith(("gs://", "file://")):
+            raise ConfigError(f"OBT_TAGGER_MODEL_URI must be a gs:// or file:// URI, got {tagger_model!r}")
         grace = _int(env, "OBT_RECONCILE_GRACE_MINUTES", cls.reconcile_grace_minutes)
         if grace < 0:
             raise ConfigError(f"OBT_RECONCILE_GRACE_MINUTES must be 0 or more, got {grace}")
@@ -159,6 +165,7 @@ class Settings:
             job_main_uri=_get(env, "OBT_JOB_MAIN_URI"),
             job_py_files=_csv(env, "OBT_JOB_PY_FILES", ""),
             dq_max_quarantine_share=share,
+            tagger_model_uri=tagger_model,
             reconcile_lookback_hours=_int(env, "OBT_RECONCILE_LOOKBACK_HOURS", cls.reconcile_lookback_hours),
             reconcile_grace_minutes=grace,
             warehouse=warehouse,

@@ -14,6 +14,10 @@ Curated bucket::
     obt/build_id=B/_MANIFEST.json                                      (written last)
     obt/build_id=B/_PUBLISHED.json                                     (after the completion message)
 
+Build inputs travel pinned, ``gs://B/NAME#GENERATION`` (``pinned_uri``, ``split_pinned_uri``): the version the
+build id names, never "whatever is live when the job reads it" (docs/contracts.md, "Pinned inputs"). The local
+Dataproc endpoint stages each pinned input into a file of its own, ``mirror_name``, where the job reads it.
+
 Every export attempt names its parts with an id of its own, so no attempt ever writes an object another attempt
 wrote: the parts a committed manifest names stay the bytes it describes, whatever a concurrent or later attempt
 for the same (table, ingest date, run id) does. Parts written before attempt ids (``part-NNNNN.csv.gz``) are
@@ -156,3 +160,61 @@ def split_gs_uri(uri: str) -> tuple[str, str]:
     if not bucket or not name:
         raise LayoutError(f"gs:// URI needs a bucket and an object name: {uri!r}")
     return bucket, name
+
+
+# A build input names the generation it was planned from, as gsutil and gcloud write a version: gs://B/NAME#G.
+GENERATION_MARK = "#"
+# Where the local mirror keeps every staged generation of one object, next to the object's own path.
+MIRROR_GENERATIONS_SUFFIX = ".generations"
+
+
+def pinned_uri(bucket: str, name: str, generation: int) -> str:
+    """``gs://bucket/name#generation``: one version of one object, the form every build input travels in."""
+    if generation <= 0:
+        raise LayoutError(f"a generation is a positive integer, got {generation!r}")
+    return f"{gs_uri(bucket, name)}{GENERATION_MARK}{generation}"
+
+
+def split_pinned_uri(uri: str) -> tuple[str, str, int]:
+    """``gs://bucket/name#generation`` -> ``(bucket, name, generation)``.
+
+    The generation is the digits after the last ``#``, so a name that itself holds ``#`` still parses (the
+    raw layout has none); a URI without them is not pinned and is refused.
+    """
+    base, mark, generation = uri.rpartition(GENERATION_MARK)
+    if not mark or not generation.isdigit() or not generation.isascii() or int(generation) <= 0:
+        raise LayoutError(f"expected gs://bucket/name{GENERATION_MARK}GENERATION, got {uri!r}")
+    bucket, name = split_gs_uri(base)
+    return bucket, name, int(generation)
+
+
+def unpin(uri: str) -> tuple[str, int | None]:
+    """The object a URI names and the generation it pins: ``gs://b/n#G`` -> ``("gs://b/n", G)``; any URI that
+    pins nothing (an output, a ``file://`` test input) -> ``(uri, None)``."""
+    try:
+        bucket, name, generation = split_pinned_uri(uri)
+    except LayoutError:
+        return uri, None
+    return gs_uri(bucket, name), generation
+
+
+def input_gone(uri: str) -> str:
+    """Why a build cannot read a pinned input: the same words from the local endpoint and from the job."""
+    bucket, name, generation = split_pinned_uri(uri)
+    return f"input {gs_uri(bucket, name)} generation {generation} is gone (overwritten or deleted)"
+
+
+def mirror_name(uri: str) -> str:
+    """Where the local Dataproc endpoint's mirror keeps a ``gs://`` URI, relative to the mirror folder.
+
+    ``gs://B/NAME`` (code files, outputs) is ``B/NAME``. A pinned input ``gs://B/NAME#G`` is
+    ``B/NAME.generations/G/BASENAME``: each generation has a file of its own, written once, so a batch reading
+    one generation never sees another batch stage a newer one, and the file keeps its name (Spark picks the
+    codec from the extension). The endpoint writes it, the job reads it: both call this.
+    """
+    try:
+        bucket, name, generation = split_pinned_uri(uri)
+    except LayoutError:
+        bucket, name = split_gs_uri(uri)
+        return f"{bucket}/{name}"
+    return f"{bucket}/{name}{MIRROR_GENERATIONS_SUFFIX}/{generation}/{name.rsplit('/', 1)[-1]}"

@@ -29,7 +29,14 @@ DATA_COLUMNS: tuple[Column, ...] = (
     Column("count_invoices", "bigint", "INT64"),
     Column("first_invoice_date", "date", "DATE"),
     Column("last_invoice_date", "date", "DATE"),
+    # The review tagger's (docs/contracts.md): NULL when the build had no tagger model.
+    Column("predicted_positive", "bigint", "INT64"),
+    Column("sentiment_score", "double", "FLOAT64"),
 )
+# Data columns added after builds had been written without them, last among the data columns. A build's Parquet
+# may lack them (it loads with NULLs there); an OBT created before them gets them from ``ensure_schema``
+# (``obt/warehouse/sql/obt_add_columns.sql``). Every other data column must be in a build's Parquet.
+ADDED_COLUMNS: tuple[str, ...] = ("predicted_positive", "sentiment_score")
 # Added by the load, not written by the build.
 LOAD_COLUMNS: tuple[Column, ...] = (
     Column("build_id", "string", "STRING"),

@@ -18,6 +18,13 @@ Decisions:
 - A build that fails (its batch, or its manifest's data-quality verdict) is :class:`BuildFailed`, carrying the
   stages and the manifest so the summary can show where it stopped and the rows per source.
 - SIGTERM and SIGHUP stop the run as Ctrl-C does, the local cloud included (``procs.stop_signals_interrupt``).
+- The review tagger (``obt_tools.tagger``) is trained once and cached under ``STATE/tagger/<model_version>/``
+  (:func:`tagger_model`): a cached model is reused while its card names the same labels file (SHA-256), training
+  code (``card.code_sha256``) and Spark version, the three things besides the code's fixed parameters that its
+  version is derived from; so no JVM starts just to decide. Training runs as ``obt tagger train`` in a child
+  process, so its JVM ends with it instead of holding memory beside the local cloud's. The local cloud runs with
+  ``OBT_TAGGER_MODEL_URI`` = the model's ``file://`` folder (the local Dataproc endpoint mirrors objects, not
+  folders; the driver reads the local folder itself). Older versions stay in the cache (under 1 MB each).
 
 :class:`DemoSession` exposes the steps one by one so end-to-end tests can replay them in other orders
 (vendor files first, duplicate uploads, a second day).
@@ -32,6 +39,8 @@ import lzma
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -57,6 +66,7 @@ from obt_contract import layout, sources
 from obt_tools import generate, seed
 from obt_tools.local import procs, stack
 from obt_tools.local.dataproc import runner
+from obt_tools.tagger.labels import LabelledReviews, read_labels
 
 log = get_logger(__name__)
 
@@ -66,6 +76,12 @@ DEFAULT_SEED = 42
 WAIT_TIMEOUT_SECONDS = 20 * 60
 POLL_SECONDS = 0.25
 SPARK_STAGE = "Spark job (local Dataproc)"
+TAGGER_STAGE = "train review tagger"
+# Where the demo finds labelled reviews unless told: the shared data folder next to the repository.
+DEFAULT_TAGGER_LABELS = stack.REPO_ROOT.parent / "shared" / "data" / "imdb_reviews_labeled.csv.gz"
+# The cache of trained models under the state folder, and the log of the last training there.
+TAGGER_FOLDER = "tagger"
+TAGGER_LOG = "train.log"
 # The header each input must start with: what the real files and the generator have.
 HEADERS = {
     sources.PURCHASES: generate.PURCHASE_HEADER,
@@ -249,9 +265,17 @@ class DemoSession:
     snapshot: str | None = field(init=False, default=None)
     # The batch as GetBatch last showed it while waiting (state, state_message, driver_log).
     batch: dict[str, Any] = field(init=False, default_factory=dict)
+    # The review tagger's model the local cloud runs with (OBT_TAGGER_MODEL_URI); "" = no tagging.
+    tagger_model_uri: str = ""
 
     def start(self) -> None:
         with self.stage("start local cloud"):
+            os.environ[stack.TAGGER_MODEL_ENV] = self.tagger_model_uri
+            # A cloud left running (--keep-running) keeps the model it started with, and the build id hashes the
+            # model: restart it rather than build with another model than this run's.
+            if stack.running(self.state_dir) and self._running_tagger_model() != self.tagger_model_uri:
+                log.info("restarting the local cloud for another tagger model", model=self.tagger_model_uri)
+                stack.down(self.state_dir)
             stack.up(self.state_dir, die_with_parent=self.die_with_parent)
             os.environ.update(stack.stack_env(self.state_dir))
             clients.reset()
@@ -259,6 +283,9 @@ class DemoSession:
 
     def stop(self) -> None:
         stack.down(self.state_dir)
+
+    def _running_tagger_model(self) -> str:
+        return stack.stack_env(self.state_dir).get(stack.TAGGER_MODEL_ENV, "")
 
     @contextmanager
     def stage(self, name: str) -> Iterator[Stage]:
@@ -430,7 +457,8 @@ class DemoSession:
         """A line on the stage being waited on (``None`` if none runs), for output that is not a terminal.
 
         For the Spark job: the batch's state, its driver log and, from that log's end, the job's last step and
-        Spark's last stage progress. ``now`` is on the clock of ``Stage.started`` (``time.monotonic``).
+        Spark's last stage progress; for the tagger's training, its log. ``now`` is on the clock of
+        ``Stage.started`` (``time.monotonic``).
         """
         running = [s for s in self.stages if s.started is not None and s.finished is None]
         if not running:
@@ -438,6 +466,8 @@ class DemoSession:
         stage = running[-1]
         assert stage.started is not None
         facts = ["still running"]
+        if stage.name == TAGGER_STAGE:
+            facts.append(f"log {self.state_dir / TAGGER_FOLDER / TAGGER_LOG}")
         if stage.name == SPARK_STAGE and self.batch:
             facts.append(f"batch {self.batch['state']}")
             if self.batch["driver_log"]:
@@ -533,6 +563,89 @@ def ledger_detail(ledger: dict[str, Any]) -> str:
     return f"+{ledger['rows_inserted'] or 0:,} ~{ledger['rows_updated'] or 0:,} -{ledger['rows_deleted'] or 0:,} rows"
 
 
+@dataclass(frozen=True)
+class TaggerModel:
+    """A trained review tagger in the cache, ``<cache>/<model_version>/``, and its model card."""
+
+    path: Path
+    card: dict[str, Any]
+    trained: bool  # False: found in the cache
+
+    @property
+    def version(self) -> str:
+        return self.card["model_version"]
+
+    @property
+    def uri(self) -> str:
+        """The versioned folder as ``OBT_TAGGER_MODEL_URI`` takes it: ``file://…/tagger/<model_version>/``.
+
+        Not ``Path.as_uri()``: it percent-encodes (a space, ``=``), which Hadoop's paths would take literally.
+        """
+        return f"file://{self.path.absolute()}/"
+
+    def describe(self) -> str:
+        how = "trained" if self.trained else "cached"
+        model = self.card["cross_validation"]["model"]["mean"]["accuracy"]
+        rule = self.card["rule"]["all_rows"]["accuracy"]
+        return f"model {self.version} ({how}): accuracy {model:.3f} cross-validated, rule 'good' {rule:.3f}"
+
+
+def tagger_model(cache: Path, labels: LabelledReviews) -> TaggerModel:
+    """The model the current training code makes of ``labels``: from ``cache`` when it holds one, else trained now.
+
+    A new model is trained into a hidden folder of ``cache`` and renamed to its version once complete, so the cache
+    never holds half a model under a version's name.
+    """
+    found = cached_tagger_model(cache, labels)
+    if found is not None:
+        return found
+    from obt_tools.tagger.card import CARD_NAME
+
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f".training-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        train_tagger(Path(labels.source), partial, cache / TAGGER_LOG)
+        card = json.loads((partial / CARD_NAME).read_text())
+        target = cache / card["model_version"]
+        # Same version, yet no match in the cache: its card is missing or unreadable. Replace the folder.
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return TaggerModel(target, card, trained=True)
+
+
+def cached_tagger_model(cache: Path, labels: LabelledReviews) -> TaggerModel | None:
+    """The model in ``cache`` whose card names ``labels``' SHA-256, this training code and this Spark version."""
+    import pyspark
+
+    from obt_tools.tagger.card import CARD_NAME, code_sha256
+
+    wanted = (labels.sha256, code_sha256(), pyspark.__version__)
+    for card_path in sorted(cache.glob(f"*/{CARD_NAME}")):
+        try:
+            card = json.loads(card_path.read_text())
+            made_from = (card["training_data"]["sha256"], card["training_code_sha256"], card["spark_version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a card this code wrote; a training replaces it
+        if made_from == wanted and card_path.parent.name == card["model_version"]:
+            return TaggerModel(card_path.parent, card, trained=False)
+    return None
+
+
+def train_tagger(labels: Path, out: Path, log_path: Path) -> None:
+    """``obt tagger train --labels labels --out out``, its output in ``log_path``; a failure is one line."""
+    argv = [sys.executable, "-m", "obt_tools", "tagger", "train", "--labels", str(labels), "--out", str(out)]
+    with log_path.open("w") as output:
+        # subprocess.run kills the child on any exception here (Ctrl-C, SIGTERM as procs.Terminated).
+        done = subprocess.run(argv, stdout=output, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {done.returncode}"
+        raise UserError(f"training the review tagger failed: {last} (log {log_path})")
+
+
 @dataclass
 class DemoOptions:
     state_dir: Path
@@ -541,6 +654,10 @@ class DemoOptions:
     seed: int = DEFAULT_SEED
     keep_running: bool = False
     ingest_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    # Labelled reviews to train the review tagger on (once: ``tagger_model``); None: no tagging, the OBT's tagger
+    # columns stay NULL, and the tagger's stage says ``no_tagger_reason``.
+    tagger_labels: Path | None = None
+    no_tagger_reason: str = "no labelled reviews given"
 
 
 @dataclass
@@ -552,14 +669,16 @@ class DemoResult:
     insights: list[str]
 
 
-def prepare_inputs(options: DemoOptions) -> InputFiles:
-    """The checked input files (generated first when no ``data_dir`` is given); one-line errors."""
+def prepare_inputs(options: DemoOptions) -> tuple[InputFiles, LabelledReviews | None]:
+    """The checked input files (generated first when no ``data_dir`` is given) and the tagger's labelled reviews
+    (read and checked first, before any generating); one-line errors."""
+    labels = read_labels(options.tagger_labels) if options.tagger_labels is not None else None
     if options.data_dir is not None:
         if not options.data_dir.is_dir():
             raise UserError(f"--data-dir {options.data_dir} is not a folder")
-        return check_inputs(find_inputs(options.data_dir))
+        return check_inputs(find_inputs(options.data_dir)), labels
     out = options.state_dir / "data" / f"generated-scale{options.scale:g}-seed{options.seed}"
-    return check_inputs(generated_inputs(out, options.scale, options.seed))
+    return check_inputs(generated_inputs(out, options.scale, options.seed)), labels
 
 
 def run(options: DemoOptions, on_change: Callable[[DemoSession], None] | None = None) -> DemoResult:
@@ -574,8 +693,15 @@ def _run(options: DemoOptions, on_change: Callable[[DemoSession], None] | None) 
 
     session = DemoSession(options.state_dir, on_change=on_change)
     with session.stage("prepare input files") as current:
-        files = prepare_inputs(options)
+        files, labels = prepare_inputs(options)
         current.detail = str(files.purchases.parent)
+    with session.stage(TAGGER_STAGE) as current:
+        if labels is None:
+            current.detail = f"off ({options.no_tagger_reason}): predicted_positive, sentiment_score stay NULL"
+        else:
+            model = tagger_model(options.state_dir / TAGGER_FOLDER, labels)
+            session.tagger_model_uri = model.uri
+            current.detail = model.describe()
     try:
         session.start()
         session.seed_postgres(files.purchases)

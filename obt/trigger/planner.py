@@ -3,8 +3,8 @@
 A build uses the newest purchase snapshot (newest ingest date, then newest manifest generation) plus every
 vendor date whose ``movie_review`` and ``log_reviews`` files are both present. Zero-byte objects count as
 absent: GCS may finalize an empty object before the real upload replaces it. The build id hashes the
-(name, generation) of every input (docs/contracts.md "Build id"), so the same inputs always give the same id
-and any new input a new one.
+(name, generation) of every input (docs/contracts.md "Build id"), and the review tagger's model URI when there is
+one, so the same inputs and model always give the same id and any new input or model a new one.
 
 The snapshot must be consistent: every part its manifest names is listed at the generation, size and crc32c
 the manifest records (``obt.extract.integrity``; fields a hand-made manifest does not record are not
@@ -32,7 +32,7 @@ from typing import Any
 from obt.extract.integrity import ManifestPart, manifest_parts, part_mismatches, snapshot_folder
 from obt.log import get_logger
 from obt.objects import ListedObject
-from obt_contract.layout import LayoutError, RawObject, classify_raw, gs_uri
+from obt_contract.layout import LayoutError, RawObject, classify_raw, pinned_uri
 from obt_contract.message import BUILD_ID_HEX_DIGITS, BUILD_ID_PREFIX
 from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
 
@@ -48,6 +48,7 @@ class BuildPlan:
     movie_reviews: tuple[ListedObject, ...]
     log_reviews: tuple[ListedObject, ...]
     vendor_dates: tuple[date, ...]
+    tagger_model: str = ""  # the review tagger's model folder (Settings.tagger_model_uri); "" = no tagging
 
     @property
     def inputs(self) -> tuple[ListedObject, ...]:
@@ -57,22 +58,20 @@ class BuildPlan:
         return any(obj.name == name and obj.generation == generation for obj in self.inputs)
 
     def job_args(self, raw_bucket: str, curated_bucket: str, topic: str, max_quarantine_share: float) -> list[str]:
-        """Arguments of ``spark_jobs/build_obt.py`` (docs/contracts.md): every input named, nothing listed."""
-        args = [
-            "--build-id",
-            self.build_id,
-            "--input-watermark",
-            str(self.input_watermark),
-            "--purchases-manifest",
-            gs_uri(raw_bucket, self.purchases_manifest.name),
-        ]
+        """Arguments of ``spark_jobs/build_obt.py`` (docs/contracts.md): every input named, nothing listed.
+
+        Each input is pinned to the generation the build id hashes (``gs://RAW/NAME#G``), so the job reads the
+        version this plan chose or fails saying which input moved (docs/contracts.md, "Pinned inputs").
+        """
+        args = ["--build-id", self.build_id, "--input-watermark", str(self.input_watermark)]
         for flag, objects in (
+            ("--purchases-manifest", (self.purchases_manifest,)),
             ("--purchases", self.purchases),
             ("--movie-reviews", self.movie_reviews),
             ("--log-reviews", self.log_reviews),
         ):
             for obj in objects:
-                args += [flag, gs_uri(raw_bucket, obj.name)]
+                args += [flag, pinned_uri(raw_bucket, obj.name, obj.generation)]
         args += [
             "--output",
             f"gs://{curated_bucket}",
@@ -81,6 +80,8 @@ class BuildPlan:
             "--max-quarantine-share",
             repr(float(max_quarantine_share)),
         ]
+        if self.tagger_model:
+            args += ["--tagger-model", self.tagger_model]
         return args
 
     def summary(self) -> dict[str, Any]:
@@ -116,9 +117,16 @@ class Decision:
     missing: tuple[str, ...] = ()
 
 
-def build_id_for(inputs: Iterable[ListedObject]) -> str:
-    lines = sorted(f"{obj.name}#{obj.generation}" for obj in inputs)
-    digest = hashlib.sha256("".join(line + "\n" for line in lines).encode("utf-8")).hexdigest()
+def build_id_for(inputs: Iterable[ListedObject], tagger_model: str = "") -> str:
+    """The id of the build of ``inputs`` scored by ``tagger_model`` (docs/contracts.md "Build id").
+
+    The model is one more line, ``tagger#URI``: its URI names one model version (the job checks its card), so a
+    new model makes a new build, and a build without one keeps the id it had before models existed.
+    """
+    lines = [f"{obj.name}#{obj.generation}" for obj in inputs]
+    if tagger_model:
+        lines.append(f"tagger#{tagger_model}")
+    digest = hashlib.sha256("".join(line + "\n" for line in sorted(lines)).encode("utf-8")).hexdigest()
     return BUILD_ID_PREFIX + digest[:BUILD_ID_HEX_DIGITS]
 
 
@@ -181,7 +189,8 @@ def _snapshot(
     return chosen
 
 
-def plan_build(listing: Iterable[ListedObject], read_manifest: ReadManifest) -> Plan:
+def plan_build(listing: Iterable[ListedObject], read_manifest: ReadManifest, tagger_model: str = "") -> Plan:
+    """The build ``listing`` makes (module docstring), its reviews scored by ``tagger_model`` when one is given."""
     excluded: dict[str, Exclusion] = {}
     by_name: dict[str, ListedObject] = {}
     manifests: list[tuple[RawObject, ListedObject]] = []
@@ -228,13 +237,14 @@ def plan_build(listing: Iterable[ListedObject], read_manifest: ReadManifest) -> 
     log_reviews = tuple(sorted(o for d in complete_dates for o in vendor[d][LOG_REVIEWS]))
     inputs = (manifest, *parts, *movie_reviews, *log_reviews)
     build = BuildPlan(
-        build_id=build_id_for(inputs),
+        build_id=build_id_for(inputs, tagger_model),
         input_watermark=max(obj.generation for obj in inputs),
         purchases_manifest=manifest,
         purchases=parts,
         movie_reviews=movie_reviews,
         log_reviews=log_reviews,
         vendor_dates=tuple(complete_dates),
+        tagger_model=tagger_model,
     )
     return Plan(build=build, missing=tuple(missing), excluded=excluded, generations=generations)
 

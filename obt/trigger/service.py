@@ -54,7 +54,7 @@ def current_plan(settings: Settings, services: Services) -> Plan:
     """The build the raw bucket's inputs make now (also what ``obt demo`` expects the system to submit)."""
     objects, bucket = services.objects, settings.raw_bucket
     listing = [obj for prefix in INPUT_PREFIXES for obj in objects.list_objects(bucket, prefix)]
-    return plan_build(listing, _manifest_reader(objects, bucket))
+    return plan_build(listing, _manifest_reader(objects, bucket), settings.tagger_model_uri)
 
 
 def _trigger_check(event: StorageObjectEvent, settings: Settings) -> str | None:

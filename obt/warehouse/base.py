@@ -45,10 +45,16 @@ def ddl_columns(name: str) -> tuple[tuple[str, str], ...]:
 
 # Set by the MERGE, not by a build (sql/staging.sql leaves them out too).
 LOAD_COLUMNS = ("build_id", "loaded_at")
+# What ``Warehouse.ensure_schema`` runs, in order: each creates what is missing and leaves the rest alone
+# (``obt_add_columns`` upgrades an OBT created before its newest columns).
+SCHEMA_SQL = ("obt", "obt_add_columns", "load_ledger", "dq_counts")
 
 
 def data_schema() -> tuple[tuple[str, str], ...]:
-    """``(column, BigQuery type)`` of the 14 OBT columns a build produces (the Parquet contract), in table order."""
+    """``(column, BigQuery type)`` of the OBT columns a build produces (the Parquet contract), in contract order.
+
+    A build written before ``obt_contract.schema.ADDED_COLUMNS`` lacks those: each adapter stages them as NULL.
+    """
     return tuple(column for column in ddl_columns("obt") if column[0] not in LOAD_COLUMNS)
 
 
@@ -164,7 +170,8 @@ class Warehouse(Protocol):
         """Hold the per-table load lock: loads never interleave (check, stage, MERGE, ledger)."""
 
     def ensure_schema(self) -> None:
-        """Create the datasets and tables that are missing; leave existing ones alone."""
+        """Create the datasets and tables that are missing, and the OBT's columns an older OBT lacks
+        (``SCHEMA_SQL``); leave everything else alone."""
 
     def load_state(self, build_id: str) -> LoadState: ...
 

@@ -38,6 +38,7 @@ from obt.log import get_logger
 from obt.retryable import is_transient
 from obt.warehouse.base import (
     NO_LEDGER,
+    SCHEMA_SQL,
     LedgerSummary,
     LoadState,
     MergeCounts,
@@ -187,7 +188,7 @@ class BigQueryWarehouse:
             if name == s.staging_dataset:
                 dataset.default_table_expiration_ms = STAGING_EXPIRATION_MS
             self.client.create_dataset(dataset, exists_ok=True)
-        for name in ("obt", "load_ledger", "dq_counts"):
+        for name in SCHEMA_SQL:
             self._run_query(self.sql(name))
         _ENSURED.add(key)
 
@@ -226,6 +227,8 @@ class BigQueryWarehouse:
         raise TransientError(f"BigQuery {kind} of {build_id}: no usable job among {MAX_JOB_IDS} ids")
 
     def load_job_config(self) -> bigquery.LoadJobConfig:
+        """Every data column, in contract order. A Parquet load matches columns by name and loads a NULLABLE
+        column the files lack as NULL: that is how a build written before ``ADDED_COLUMNS`` stages."""
         return bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,

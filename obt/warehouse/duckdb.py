@@ -31,6 +31,7 @@ from obt.log import get_logger
 from obt.warehouse import transpile
 from obt.warehouse.base import (
     NO_LEDGER,
+    SCHEMA_SQL,
     LedgerSummary,
     LoadState,
     MergeCounts,
@@ -41,6 +42,7 @@ from obt.warehouse.base import (
     render,
     staging_table_name,
 )
+from obt_contract.schema import ADDED_COLUMNS
 
 log = get_logger(__name__)
 
@@ -50,6 +52,11 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 def _table(dataset: str, table: str) -> str:
     return f"{dataset}.{table}"
+
+
+def _staged_value(column: str, written: set[str]) -> str:
+    """What staging takes for ``column`` from a build whose Parquet has the ``written`` columns."""
+    return "NULL" if column in ADDED_COLUMNS and column not in written else column
 
 
 class DuckDbWarehouse:
@@ -115,7 +122,7 @@ class DuckDbWarehouse:
         with self._conn() as conn:
             for dataset in dict.fromkeys((s.obt_dataset, s.staging_dataset, s.ops_dataset)):
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
-            for name in ("obt", "load_ledger", "dq_counts"):
+            for name in SCHEMA_SQL:
                 self._execute(conn, self.sql(name), None)
 
     def load_state(self, build_id: str) -> LoadState:
@@ -144,15 +151,18 @@ class DuckDbWarehouse:
         folder.mkdir(parents=True, exist_ok=True)
         files = [self._local_file(uri, folder) for uri in uris]
         staging = _table(self.settings.staging_dataset, staging_table_name(build_id))
-        columns = ", ".join(data_columns())
+        paths = {"files": [str(f) for f in files]}
         with self._conn() as conn:
             self._execute(conn, self.sql("staging", build_id), None)
             if files:
                 # DuckDB-only: BigQuery stages with a load job instead. Naming the columns makes a Parquet file
-                # missing one fail loudly rather than stage NULLs.
+                # missing one fail loudly rather than stage NULLs, except a column added after the build was
+                # written (ADDED_COLUMNS), which a build from before it lacks and stages as NULL.
+                written = conn.execute("SELECT * FROM read_parquet($files) LIMIT 0", paths).description
+                values = ", ".join(_staged_value(name, {d[0] for d in written}) for name in data_columns())
                 conn.execute(
-                    f"INSERT INTO {staging} ({columns}) SELECT {columns} FROM read_parquet($files)",
-                    {"files": [str(f) for f in files]},
+                    f"INSERT INTO {staging} ({', '.join(data_columns())}) SELECT {values} FROM read_parquet($files)",
+                    paths,
                 )
             rows = conn.execute(f"SELECT COUNT(*) FROM {staging}").fetchone()[0]
         return StageResult(rows=int(rows), bytes=sum(f.stat().st_size for f in files))

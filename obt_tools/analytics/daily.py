@@ -15,7 +15,7 @@ from obt_tools.analytics.insights import Warehouse, load_sql
 DIMENSIONS = ("state", "region", "device", "os", "browser", "season")
 SEASONS = ("Winter", "Spring", "Summer", "Fall")
 
-# Columns the review tagger (another stage) adds to the OBT; the model section needs both.
+# The review tagger's OBT columns (docs/contracts.md); the model section needs both.
 MODEL_COLUMNS = ("predicted_positive", "sentiment_score")
 
 
@@ -70,7 +70,8 @@ def obt_columns(warehouse: Warehouse, any_day: date, settings: Settings | None =
 
 
 def model_daily(warehouse: Warehouse, days: list[date], settings: Settings | None = None) -> ModelDaily | None:
-    """The tagger's daily counts, or None while the OBT lacks its columns (the tagger is not loaded)."""
+    """The tagger's daily counts, or None while no review in the OBT is scored (the tagger is not loaded): its
+    columns are NULL (built without a model) or absent (an OBT not yet upgraded by a load since they exist)."""
     if not days or not set(MODEL_COLUMNS) <= obt_columns(warehouse, days[0], settings):
         return None
     index = {day: i for i, day in enumerate(days)}
@@ -81,4 +82,4 @@ def model_daily(warehouse: Warehouse, days: list[date], settings: Settings | Non
         model.model_positive[i] = int(row["model_positive_reviews"] or 0)
         model.scored_reviews[i] = int(row["scored_reviews"] or 0)
         model.score_sum[i] = float(row["sentiment_score_sum"] or 0.0)
-    return model
+    return model if any(model.tagged_reviews) else None

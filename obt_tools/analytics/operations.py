@@ -69,7 +69,8 @@ class Operations:
 
 
 def input_dates(inputs: str | None) -> list[InputDates]:
-    """The ingest dates in a ledger row's ``inputs`` (JSON of the build's input URIs), per kind of input."""
+    """The ingest dates in a ledger row's ``inputs`` (the build manifest's: per kind, the record of each input read,
+    or its URI in manifests written before inputs were pinned), per kind of input."""
     try:
         doc = json.loads(inputs) if inputs else {}
     except json.JSONDecodeError:
@@ -78,7 +79,8 @@ def input_dates(inputs: str | None) -> list[InputDates]:
         return []
     found: dict[str, set[str]] = {}
     for kind, value in doc.items():
-        for uri in value if isinstance(value, list) else [value]:
+        for item in value if isinstance(value, list) else [value]:
+            uri = item.get("uri") if isinstance(item, dict) else item
             match = _INGEST_DATE.search(uri) if isinstance(uri, str) else None
             if match:
                 found.setdefault(INPUT_LABELS.get(kind, kind), set()).add(match.group(1))

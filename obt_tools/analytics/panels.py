@@ -314,8 +314,9 @@ def sentiment(model_loaded: bool) -> str:
     if not model_loaded:
         return (
             '<section id="sentiment" data-panel="sentiment"><h2>Model-based sentiment</h2>'
-            f'<p id="tagger-status">The review tagger is not loaded: the OBT has no {columns} columns. Once it has, '
-            "this section sets the model's positive share next to the rule's, month by month, with 95% intervals."
+            f'<p id="tagger-status">The review tagger is not loaded: no OBT row has {columns} values (builds '
+            "without a tagger model leave them empty). Once it has, this section sets the model's positive share "
+            "next to the rule's, month by month, with 95% intervals."
             "</p></section>"
         )
     tiles = (

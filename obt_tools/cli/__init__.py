@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "obt_tools.cli.report",
     "obt_tools.cli.dashboard",
     "obt_tools.cli.demo",
+    "obt_tools.cli.tagger",
 )
 
 DISTRIBUTION = "obt-pipeline"

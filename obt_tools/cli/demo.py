@@ -5,6 +5,10 @@ finishes, and a heartbeat line comes every ``HEARTBEAT_SECONDS`` while nothing e
 job is never silence. Arguments are taken as text and checked here, so a bad value is the command's one-line
 error worded as ``obt generate`` words it, never an argparse usage dump. A failed build prints the stages and the
 rows per source before its one-line cause; SIGTERM or SIGHUP stop the run and the local cloud as Ctrl-C does.
+
+The review tagger is on by default when its labels are where ``make demo`` expects them
+(``demo.DEFAULT_TAGGER_LABELS``); without them the demo runs untagged and its tagger stage says why, since a
+missing optional file should not stop a first run. A ``--tagger-labels`` file that is not there is an error.
 """
 
 from __future__ import annotations
@@ -47,6 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path(".obt"), help="local cloud state (default .obt)")
     parser.add_argument("--ingest-date", help="ingest date YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--keep-running", action="store_true", help="leave the local cloud running afterwards")
+    parser.add_argument(
+        "--tagger-labels",
+        type=Path,
+        metavar="FILE",
+        help="labelled reviews (CSV review,sentiment; plain or .gz) to train the review tagger on, once: the model "
+        f"is cached under STATE/tagger/ (default: {demo.DEFAULT_TAGGER_LABELS} when present)",
+    )
+    parser.add_argument(
+        "--no-tagger", action="store_true", help="no review tagger: predicted_positive and sentiment_score stay NULL"
+    )
     parser.set_defaults(func=_run)
 
 
@@ -62,6 +76,19 @@ def parse_ingest_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise UserError(f"--ingest-date must be a real date YYYY-MM-DD, got {text!r}") from None
+
+
+def tagger_choice(labels: Path | None, no_tagger: bool) -> tuple[Path | None, str]:
+    """The labels file to train on (None: no tagging) and, without one, why."""
+    if no_tagger:
+        if labels is not None:
+            raise UserError("--no-tagger and --tagger-labels exclude each other")
+        return None, "--no-tagger"
+    if labels is not None:
+        return labels, ""
+    if demo.DEFAULT_TAGGER_LABELS.is_file():
+        return demo.DEFAULT_TAGGER_LABELS, ""
+    return None, f"no labelled reviews at {demo.DEFAULT_TAGGER_LABELS}; --tagger-labels FILE to give some"
 
 
 def stages_table(stages: list[demo.Stage]) -> Table:
@@ -102,6 +129,7 @@ def summary(result: demo.DemoResult) -> Group:
     figures.add_row("build", f"{outcome.build_id} ({manifest['status']})")
     figures.add_row("OBT rows", f"{result.obt_rows:,} in movie_analytics.obt")
     figures.add_row("load", demo.ledger_detail(outcome.ledger))
+    figures.add_row("review tagger", tagger_detail(manifest))
     figures.add_row(
         "latency",
         f"{outcome.latency_seconds:.1f} s from last upload to OBT loaded "
@@ -111,6 +139,19 @@ def summary(result: demo.DemoResult) -> Group:
     for line in result.insights:
         insights.add_row(f"• {line}")
     return Group(figures, sources, insights)
+
+
+def tagger_detail(manifest: dict[str, Any]) -> str:
+    tagger = manifest.get("tagger")
+    if not tagger:
+        return "off: predicted_positive and sentiment_score are NULL"
+    scored, positive = tagger["reviews_scored"], tagger["predicted_positive"]
+    share = f" ({positive / scored:.1%})" if scored else ""
+    rule = manifest["metrics"]["positive_reviews"]
+    return (
+        f"model {tagger['model_version']}: {positive:,} of {scored:,} reviews predicted positive{share}; "
+        f"rule 'good': {rule:,}"
+    )
 
 
 class PlainReport:
@@ -150,12 +191,15 @@ def _print_line(line: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    labels, no_tagger_reason = tagger_choice(args.tagger_labels, args.no_tagger)
     options = demo.DemoOptions(
         state_dir=args.state_dir.absolute(),
         data_dir=args.data_dir,
         scale=parse_scale(args.scale),
         seed=parse_seed(args.seed),
         keep_running=args.keep_running,
+        tagger_labels=labels,
+        no_tagger_reason=no_tagger_reason,
     )
     if args.ingest_date is not None:
         options.ingest_date = parse_ingest_date(args.ingest_date)

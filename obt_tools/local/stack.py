@@ -5,6 +5,10 @@ after every service that comes up, and every process is recorded in ``STATE/run`
 or crashed run can always be found and cleaned. Start order follows dependencies: PostgreSQL and Pub/Sub
 (topics and subscriptions) side by side, fake-gcs-server (publishing to Pub/Sub), the local Dataproc
 endpoint, the functions whose source exists (together), and the Eventarc stand-in last.
+
+The environment every service gets (and ``stack.json`` records) carries ``OBT_TAGGER_MODEL_URI`` from the
+settings the cloud starts with, empty when there is none, so that the functions and every command reading
+``stack.json`` plan with the same review tagger model, and so compute the same build ids (which hash it).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ DATAPROC_PACKAGE = Path(__file__).resolve().parent / "dataproc" / "__main__.py"
 
 POSTGRES, PUBSUB, GCS, DATAPROC, EVENTARC = "postgres", "pubsub", "gcs", "dataproc", "eventarc"
 FIXED_PORT_SERVICES = (POSTGRES, PUBSUB, GCS, DATAPROC, *(f.name for f in functions.FUNCTIONS))
+# The review tagger's model (obt.config.Settings.tagger_model_uri); "" = no tagging.
+TAGGER_MODEL_ENV = "OBT_TAGGER_MODEL_URI"
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ def _base_env(settings: Settings, state_dir: Path) -> dict[str, str]:
         "OBT_WAREHOUSE": "duckdb",
         "OBT_WAREHOUSE_PATH": str(state_dir / "warehouse.duckdb"),
         "OBT_JOB_MAIN_URI": (REPO_ROOT / "spark_jobs" / "build_obt.py").as_uri(),
+        TAGGER_MODEL_ENV: settings.tagger_model_uri,
         "SPARK_LOCAL_IP": procs.HOST,
     }
 

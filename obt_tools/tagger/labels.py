@@ -97,7 +97,8 @@ def read_labels(path: str | Path) -> LabelledReviews:
 
 
 def _decode(path: Path, raw: bytes) -> str:
-    if raw.startswith(_GZIP_MAGIC):
+    gzipped = raw.startswith(_GZIP_MAGIC)
+    if gzipped:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
@@ -105,7 +106,8 @@ def _decode(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path} is not UTF-8 text (byte {exc.start} of the decompressed data)") from None
+        where = f"byte {exc.start} of the decompressed data" if gzipped else f"byte {exc.start}"
+        raise UserError(f"{path} is not UTF-8 text ({where}); labels are a plain or gzip CSV file") from None
 
 
 def _records(path: Path, text: str) -> Iterator[tuple[int, str, str]]:
@@ -122,7 +124,7 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, str, str]]:
         if missing:
             raise UserError(
                 f"{path} has no column {', '.join(missing)}: expected {TEXT_FIELD}, {LABEL_FIELD}; "
-                f"found {', '.join(names) or 'none'}"
+                f"found {_shorten(', '.join(names)) or 'none'}"
             )
         text_at, label_at = names.index(TEXT_FIELD), names.index(LABEL_FIELD)
         start = reader.line_num + 1
@@ -134,3 +136,7 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, str, str]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise UserError(f"{path} line {reader.line_num}: not well-formed CSV ({exc})") from None
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

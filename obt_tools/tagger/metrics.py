@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 LABEL_COLUMN = "label"
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -34,6 +34,10 @@ class Metrics:
 
 def measure(predictions: DataFrame, prediction_column: str, score_column: str) -> Metrics:
     """The figures of ``prediction_column`` (0.0/1.0) and ``score_column`` against ``label``."""
+    # Imported here: the CLI formats ``Metrics`` without loading pyspark (an optional dependency of ``obt``).
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.sql import functions as F
+
     label, predicted = F.col(LABEL_COLUMN) == 1.0, F.col(prediction_column) == 1.0
     counts = predictions.agg(
         F.count(F.lit(1)).alias("rows"),

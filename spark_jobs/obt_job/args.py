@@ -1,10 +1,17 @@
-"""The job's command line, exactly as ``docs/contracts.md`` defines it: every input is named, nothing is listed."""
+"""The job's command line, exactly as ``docs/contracts.md`` defines it: every input is named, nothing is listed.
+
+A ``gs://`` input must pin its generation (``gs://B/NAME#G``, ``obt_contract.layout``): the job cannot check it
+reads the version its build id names otherwise (``inputs``), so one without is refused before anything runs.
+``file://`` inputs (tests) pin nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from obt_contract.layout import LayoutError, split_pinned_uri
 
 _SCHEMES = ("gs://", "file://")
 
@@ -20,6 +27,8 @@ class JobArgs:
     output: str
     topic: str
     max_quarantine_share: float
+    # The review tagger's model folder (``tagging``); None: the OBT's tagger columns are NULL.
+    tagger_model: str | None = None
 
     @property
     def output_root(self) -> str:
@@ -30,6 +39,15 @@ def _uri(text: str) -> str:
     if not text.startswith(_SCHEMES):
         raise argparse.ArgumentTypeError(f"expected a gs:// or file:// URI, got {text!r}")
     return text
+
+
+def _input(text: str) -> str:
+    if text.startswith("gs://"):
+        try:
+            split_pinned_uri(text)
+        except LayoutError as exc:
+            raise argparse.ArgumentTypeError(f"an input must pin its generation: {exc}") from exc
+    return _uri(text)
 
 
 def _share(text: str) -> float:
@@ -53,13 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build_obt", description="Build one OBT from named raw inputs.")
     parser.add_argument("--build-id", required=True)
     parser.add_argument("--input-watermark", required=True, type=int)
-    parser.add_argument("--purchases-manifest", required=True, type=_uri)
-    parser.add_argument("--purchases", action="append", required=True, type=_uri)
-    parser.add_argument("--movie-reviews", action="append", required=True, type=_uri)
-    parser.add_argument("--log-reviews", action="append", required=True, type=_uri)
+    parser.add_argument("--purchases-manifest", required=True, type=_input)
+    parser.add_argument("--purchases", action="append", required=True, type=_input)
+    parser.add_argument("--movie-reviews", action="append", required=True, type=_input)
+    parser.add_argument("--log-reviews", action="append", required=True, type=_input)
     parser.add_argument("--output", required=True, type=_uri)
     parser.add_argument("--topic", required=True, type=_topic)
     parser.add_argument("--max-quarantine-share", type=_share, default=0.5)
+    # A folder, not a pinned input: its name is the model version (``tagging``).
+    parser.add_argument("--tagger-model", type=_uri, default=None)
     return parser
 
 
@@ -75,4 +95,5 @@ def parse_args(argv: Sequence[str]) -> JobArgs:
         output=ns.output,
         topic=ns.topic,
         max_quarantine_share=ns.max_quarantine_share,
+        tagger_model=ns.tagger_model,
     )

@@ -25,14 +25,15 @@ from pyspark.sql import functions as F
 from obt_contract import layout
 from obt_contract.message import completion_message, encode
 from obt_contract.sources import ALL_SOURCES, JOIN, LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
-from obt_job import fs, mirror, publish, purchases
+from obt_job import fs, mirror, publish, purchases, tagging
 from obt_job import manifest as mf
 from obt_job import obt as obt_table
 from obt_job.args import JobArgs, parse_args
 from obt_job.csv_input import read_records
+from obt_job.inputs import InputGuard, state_reader
 from obt_job.log import get_logger
 from obt_job.paths import MIRROR_CONF, PathMap
-from obt_job.sources import SOURCES, FileSource, manifest_inputs
+from obt_job.sources import SOURCES, FileSource, input_uris, manifest_inputs
 
 log = get_logger("obt_job")
 
@@ -86,27 +87,33 @@ def _utc_now() -> str:
 class Build:
     """One build: its output locations and its steps, which ``run`` takes in this order.
 
-    1. ``read_snapshot_manifest``: the purchase snapshot's manifest (its row count is checked in 8).
-    2. ``classify_sources``: every ``sources.SOURCES`` entry read and classified, concurrently; each one's rows
-       cached without their texts and tallied (counts per reason, its share of the metrics) by the one query
-       that fills the cache.
-    3. ``join_reviews_and_logs``: kept reviews and kept logs, 1:1 on review id; cached and tallied as the source
+    1. ``pin_inputs``: every input's state before anything is read (``inputs``): a pinned generation a read would
+       not get stops the build here, with nothing read (``inputs.InputGone``).
+    2. ``read_snapshot_manifest``: the purchase snapshot's manifest (its row count is checked in 10).
+    3. ``load_tagger``, then ``classify_sources``: the review tagger ``--tagger-model`` names, if any, loaded
+       (``tagging``: a model unusable for this build stops it before any source is read); then every
+       ``sources.SOURCES`` entry read and classified, concurrently, the kept reviews scored by the tagger (NULL
+       scores without one); each one's rows cached without their texts and tallied (counts per reason, its share
+       of the metrics) by the one query that fills the cache.
+    4. ``join_reviews_and_logs``: kept reviews and kept logs, 1:1 on review id; cached and tallied as the source
        ``review_log_join``, whose rejected rows are the orphans of either side.
-    4. ``count_sources``: every source's counts for the manifest, from its tally.
-    5. ``aggregate_customers``: the purchase metrics per customer, from the kept purchase lines.
-    6. ``write_obt``: the matched reviews and logs aggregated per key, the customer metrics LEFT-joined, as
+    5. ``count_sources``: every source's counts for the manifest, from its tally.
+    6. ``aggregate_customers``: the purchase metrics per customer, from the kept purchase lines.
+    7. ``write_obt``: the matched reviews and logs aggregated per key, the customer metrics LEFT-joined, as
        Parquet (its rows counted while written).
-    7. ``write_quarantine``: every source's rejected rows, concurrently (an orphan's text is read again from
-       its vendor file only when the join has orphans).
-    8. ``verdict``: the data-quality problems that fail the build.
-    9. ``write_manifest``: the manifest, the build's last output.
-    10. ``upload_outputs``, local mirror mode only: Parquet, then quarantine, then the manifest.
-    11. ``announce``: the completion message, then the publication marker.
+    8. ``write_quarantine``: every source's rejected rows, concurrently (an orphan's text is read again from
+       its vendor file only when the join has orphans). The last step that reads an input.
+    9. ``confirm_inputs``: every input's state again, after its last read: an input that changed fails the build.
+    10. ``verdict``: the input changes and data-quality problems that fail the build.
+    11. ``write_manifest``: the manifest (with what was read of every input), the build's last output.
+    12. ``upload_outputs``, local mirror mode only: Parquet, then quarantine, then the manifest.
+    13. ``announce``: the completion message, then the publication marker.
 
-    A new file source takes every step but the OBT's own (3, 5, 6) through its ``sources.SOURCES`` entry alone.
+    A new file source takes every step but the OBT's own (4, 6, 7) through its ``sources.SOURCES`` entry alone.
     A step that derives OBT columns (say, a review score from the review texts, which ``Classified.source``
-    holds) goes between 5 and 6: it takes the ``matched`` rows and returns them with its columns, for
-    ``obt.build`` to aggregate into the columns ``obt_contract.schema`` declares.
+    holds) goes between 6 and 7: it takes the ``matched`` rows and returns them with its columns, for
+    ``obt.build`` to aggregate into the columns ``obt_contract.schema`` declares. (The tagger's scores are derived
+    in 3 instead: they need the review texts, which ``Classified.source`` would read and classify again.)
     """
 
     def __init__(self, spark: SparkSession, args: JobArgs) -> None:
@@ -118,7 +125,9 @@ class Build:
         self.manifest_uri = f"{root}/{layout.build_manifest_name(args.build_id)}"
         self.marker_uri = f"{root}/{layout.build_marker_name(args.build_id)}"
         self.quarantine_prefix = {s: f"{root}/{layout.quarantine_prefix(s, args.build_id)}" for s in ALL_SOURCES}
+        self.guard = InputGuard(input_uris(args), state_reader(self.paths))
         self._persisted: list[DataFrame] = []
+        self.tagger: tagging.Tagger | None = None  # set by load_tagger
         self._started = 0.0  # time.monotonic() when run began
 
     def run(self) -> dict[str, Any]:
@@ -128,7 +137,9 @@ class Build:
             "build started", build_id=self.args.build_id, mirror=self.paths.mirror_dir, inputs=len(self.args.purchases)
         )
         try:
+            self.pin_inputs()
             snapshot = self.read_snapshot_manifest()
+            self.load_tagger()
             classified = self.classify_sources()
             classified[JOIN] = self.join_reviews_and_logs(classified)
             counts = self.count_sources(classified)
@@ -136,7 +147,7 @@ class Build:
             matched = _kept(classified[JOIN].rows)
             obt_rows = self.write_obt(matched, customers)
             self.write_quarantine(classified, counts)
-            problems = self.verdict(snapshot, counts)
+            problems = self.verdict(snapshot, counts, self.confirm_inputs())
             manifest = self.write_manifest(classified, counts, obt_rows, problems)
             if self.paths.mirrored:
                 self.upload_outputs(manifest)
@@ -146,8 +157,17 @@ class Build:
             for df in self._persisted:
                 df.unpersist()
 
+    def pin_inputs(self) -> None:
+        self.guard.pin()
+        log.info("inputs pinned", build_id=self.args.build_id, inputs=len(self.guard.pinned))
+
     def read_snapshot_manifest(self) -> dict[str, Any]:
         return json.loads(fs.read_text(self.spark, self.paths.spark_uri(self.args.purchases_manifest)))
+
+    def load_tagger(self) -> None:
+        if self.args.tagger_model:
+            tagger = self.tagger = tagging.load(self.spark, self.paths, self.args.tagger_model)
+            log.info("tagger loaded", build_id=self.args.build_id, uri=tagger.uri, model_version=tagger.model_version)
 
     def classify_sources(self) -> dict[str, Classified]:
         return _concurrently({source.name: partial(self._classify, source) for source in SOURCES})
@@ -183,9 +203,18 @@ class Build:
             )
         _concurrently({name: partial(self._write_rejected, name, df) for name, df in rejected.items()})
 
-    def verdict(self, snapshot: Mapping[str, Any], counts: Mapping[str, Mapping[str, Any]]) -> list[str]:
-        """Readable problems that fail the build; none means it succeeds."""
-        problems = mf.snapshot_problems(snapshot, counts[PURCHASES]["read"])
+    def confirm_inputs(self) -> list[str]:
+        """A problem per input that changed since ``pin_inputs``: its reads may have mixed two versions."""
+        changed = self.guard.changes()
+        if changed:
+            log.error("inputs changed while the build read them", build_id=self.args.build_id, problems=changed)
+        return changed
+
+    def verdict(
+        self, snapshot: Mapping[str, Any], counts: Mapping[str, Mapping[str, Any]], changed: list[str]
+    ) -> list[str]:
+        """Readable problems that fail the build, changed inputs first; none means it succeeds."""
+        problems = changed + mf.snapshot_problems(snapshot, counts[PURCHASES]["read"])
         return problems + mf.quality_problems(counts, self.args.max_quarantine_share)
 
     def write_manifest(
@@ -197,12 +226,13 @@ class Build:
     ) -> dict[str, Any]:
         manifest = mf.build(
             self.args,
-            inputs=manifest_inputs(self.args),
+            inputs=manifest_inputs(self.args, self.guard.record),
             sources=counts,
             obt_prefix=self.obt_prefix,
             obt_files=self._names(self.obt_prefix),
             obt_rows=obt_rows,
             metrics=mf.metrics({name: c.tally for name, c in classified.items()}),
+            tagger=tagging.manifest_record(self.tagger, classified[MOVIE_REVIEW].tally),
             problems=problems,
             created_at=_utc_now(),
         )
@@ -241,6 +271,9 @@ class Build:
     def _classify(self, source: FileSource) -> Classified:
         uris = [self.paths.spark_uri(uri) for uri in source.uris(self.args)]
         classified = source.classify(read_records(self.spark, uris, source.columns))
+        if source.name == MOVIE_REVIEW:
+            # Before the cache, which leaves the texts the model reads out.
+            classified = tagging.score(self.tagger, classified)
         rows = self._keep(classified.drop(*source.uncached))
         return Classified(classified, rows, _tally(rows, *source.tally()))
 

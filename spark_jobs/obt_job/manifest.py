@@ -88,11 +88,12 @@ def build(
     obt_files: list[str],
     obt_rows: int,
     metrics: Mapping[str, Any],
+    tagger: Mapping[str, Any] | None,
     problems: list[str],
     created_at: str,
 ) -> dict[str, Any]:
-    """The manifest (``docs/contracts.md``); ``inputs`` is ``sources.manifest_inputs(args)``. Any ``problems``
-    fail the build and become its ``reason``."""
+    """The manifest (``docs/contracts.md``); ``inputs`` is ``sources.manifest_inputs``'s, ``tagger``
+    ``tagging.manifest_record``'s. Any ``problems`` fail the build and become its ``reason``."""
     return {
         "build_id": args.build_id,
         "status": "failed" if problems else "succeeded",
@@ -103,4 +104,5 @@ def build(
         "obt": {"uri_prefix": obt_prefix, "files": obt_files, "rows": obt_rows},
         "sources": {name: dict(counts) for name, counts in sources.items()},
         "metrics": dict(metrics),
+        "tagger": dict(tagger) if tagger is not None else None,
     }

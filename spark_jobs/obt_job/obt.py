@@ -10,8 +10,10 @@ from pyspark.sql import functions as F
 
 from obt_contract.schema import DATA_COLUMNS, KEY
 from obt_contract.sources import LOG_WITHOUT_REVIEW, REVIEW_WITHOUT_LOG
-from obt_job import logs, reviews, vendor
+from obt_job import logs, reviews, tagging, vendor
 
+# What the join carries of a review: its key and customer, and its scores (the rule's and the tagger's).
+REVIEW_FIELDS = ("review_id", "customer_id", "positive_review", tagging.PREDICTED_POSITIVE, tagging.SENTIMENT_SCORE)
 # What the join carries of a log: the OBT's log dimensions.
 LOG_FIELDS = ("log_date", "device", "location", "os", "browser", "region", "season")
 
@@ -22,7 +24,7 @@ def join_reviews_logs(review_rows: DataFrame, log_rows: DataFrame) -> DataFrame:
     Each side's orphans get a ``review_log_join`` reason and ``detail`` so that nothing is silently dropped.
     The join moves narrow columns only, no text, so ``raw`` is NULL here: ``orphan_records`` fills it.
     """
-    r = review_rows.select("review_id", "customer_id", "positive_review")
+    r = review_rows.select(*REVIEW_FIELDS)
     lg = log_rows.select(F.col("review_id").alias("_log_id"), *LOG_FIELDS)
     joined = r.join(lg, r["review_id"] == lg["_log_id"], "full_outer")
     no_log = F.col("_log_id").isNull()
@@ -30,8 +32,7 @@ def join_reviews_logs(review_rows: DataFrame, log_rows: DataFrame) -> DataFrame:
     review_id = F.coalesce(F.col("review_id"), F.col("_log_id"))
     return joined.select(
         review_id.alias("review_id"),
-        "customer_id",
-        "positive_review",
+        *REVIEW_FIELDS[1:],
         *LOG_FIELDS,
         F.when(no_log, F.lit(REVIEW_WITHOUT_LOG)).when(no_review, F.lit(LOG_WITHOUT_REVIEW)).alias("reason"),
         F.lit(None).cast("string").alias("raw"),
@@ -57,13 +58,19 @@ def orphan_records(orphans: DataFrame, review_texts: DataFrame, log_texts: DataF
 
 
 def build(matched: DataFrame, customers: DataFrame) -> DataFrame:
-    """One row per OBT key. ``season`` depends on ``log_date`` and ``region`` on ``location`` only."""
+    """One row per OBT key. ``season`` depends on ``log_date`` and ``region`` on ``location`` only.
+
+    The tagger's columns: how many of the key's reviews it calls positive, and their mean P(positive); NULL when
+    no review was scored (SUM and AVG skip NULLs, and a build without a model scores none).
+    """
     # review_count is COUNT(DISTINCT review_id) in the rules; a plain count is the same here, since the join
     # matches reviews and logs 1:1 and the vendor rules leave one row per review id on each side. (A distinct
     # count would aggregate twice: ~20% of the OBT step at 10x.)
     per_key = matched.groupBy(*KEY, "season", "region").agg(
         F.count("review_id").alias("review_count"),
         F.sum("positive_review").alias("review_score"),
+        F.sum(tagging.PREDICTED_POSITIVE).alias("predicted_positive"),
+        F.avg(tagging.SENTIMENT_SCORE).alias("sentiment_score"),
     )
     joined = per_key.join(customers, on="customer_id", how="left")
     return joined.select(*[F.col(c.name).cast(c.spark_type).alias(c.name) for c in DATA_COLUMNS])

@@ -33,7 +33,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
-from obt_job import logs, purchases, reviews, vendor
+from obt_job import logs, purchases, reviews, tagging, vendor
 from obt_job.args import JobArgs
 
 
@@ -70,7 +70,7 @@ def _purchases_tally() -> Tally:
 
 
 def _reviews_tally() -> Tally:
-    return Tally([], {"positive": F.sum("positive_review")})
+    return Tally([], {"positive": F.sum("positive_review"), **tagging.tally()})
 
 
 def _logs_tally() -> Tally:
@@ -100,6 +100,14 @@ SOURCES: tuple[FileSource, ...] = (
 )
 
 
-def manifest_inputs(args: JobArgs) -> dict[str, Any]:
-    """The manifest's ``inputs``: the purchase snapshot's manifest, then every source's URIs."""
-    return {"purchases_manifest": args.purchases_manifest} | {s.arg: list(s.uris(args)) for s in SOURCES}
+def input_uris(args: JobArgs) -> tuple[str, ...]:
+    """Every input the build reads: the purchase snapshot's manifest, then every source's URIs."""
+    return (args.purchases_manifest, *(uri for s in SOURCES for uri in s.uris(args)))
+
+
+def manifest_inputs(args: JobArgs, record: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's ``inputs``: the purchase snapshot's manifest, then every source's inputs, each as ``record``
+    describes what was read of it (``inputs.InputGuard.record``)."""
+    return {"purchases_manifest": record(args.purchases_manifest)} | {
+        s.arg: [record(uri) for uri in s.uris(args)] for s in SOURCES
+    }

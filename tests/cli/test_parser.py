@@ -9,7 +9,8 @@ import pytest
 from obt_tools import cli
 
 # Commands that talk to no service: they write files or print a link.
-OFFLINE = {"generate", "dashboard-url"}
+# Commands that talk to no service (tagger training and evaluation run Spark in-process on files).
+OFFLINE = {"generate", "dashboard-url", "tagger"}
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:

@@ -39,7 +39,7 @@ def job_running(state_dir: Path) -> bool:
 def test_sigterm_while_the_spark_job_runs_stops_the_demo_and_its_whole_local_cloud(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     out, err = tmp_path / "stdout", tmp_path / "stderr"
-    argv = [sys.executable, "-m", "obt_tools", "demo", "--scale", "0.02", "--state-dir", str(state_dir)]
+    argv = [sys.executable, "-m", "obt_tools", "demo", "--scale", "0.02", "--state-dir", str(state_dir), "--no-tagger"]
     with out.open("w") as stdout, err.open("w") as stderr:
         demo = subprocess.Popen([*argv, "--ingest-date", "2026-11-20"], stdout=stdout, stderr=stderr, cwd=REPO)
     try:

@@ -234,6 +234,25 @@ def test_topics_buckets_and_datasets_the_code_names_exist(config: Config) -> Non
     assert "default_table_expiration_ms" in staging.body
 
 
+def test_the_tagger_model_is_a_variable_in_the_sources_bucket_the_batches_read(config: Config) -> None:
+    """deploy.sh uploads the model to gs://SOURCES/tagger/<model_version>/ and passes that URI as the variable."""
+    variable = config.named("variable")["tagger_model_uri"]
+    assert variable["default"] == "", "no model, no tagging"
+    assert "var.tagger_model_uri ==" in variable["validation"][0]["condition"]
+    assert config.locals()["function_env"]["OBT_TAGGER_MODEL_URI"] == "${var.tagger_model_uri}"
+    # on_raw_landed plans with it; every function gets the same map.
+    functions = config.resource("google_cloudfunctions2_function", "fn").body
+    assert functions["service_config"][0]["environment_variables"] == "${local.function_env}"
+    reads = config.resource("google_storage_bucket_iam_member", "dataproc_read").body
+    assert reads["for_each"]["sources"] == "${google_storage_bucket.sources.name}"
+    assert reads["role"] == "roles/storage.objectViewer"
+    assert reads["member"] == "serviceAccount:${google_service_account.dataproc.email}"
+    local = config.locals()
+    assert local["bucket_prefix"] == "${var.project}-${var.name_prefix}"
+    assert local["sources_bucket"] == "${local.bucket_prefix}-sources"
+    assert 'sources_bucket="$project-$prefix-sources"' in (REPO / "scripts" / "deploy.sh").read_text()
+
+
 def test_buckets_are_private_uniform_and_raw_is_versioned(config: Config) -> None:
     buckets = {b.name: b.body for b in config.resources("google_storage_bucket")}
     assert {"raw", "curated", "sources"} <= set(buckets)

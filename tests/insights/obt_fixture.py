@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from obt.config import Settings
 from obt.warehouse.duckdb import DuckDbWarehouse
+from obt_contract.schema import ADDED_COLUMNS, TABLE_COLUMNS
 
 BROWSER = {
     "Linux": "Firefox",
@@ -56,6 +57,11 @@ def obt_records() -> list[tuple[Any, ...]]:
     return records
 
 
+# What a record holds, in order: the OBT's columns but the review tagger's (those stay NULL; see
+# tests/report/synthetic_obt.add_tagger_columns).
+RECORD_COLUMNS = tuple(c.name for c in TABLE_COLUMNS if c.name not in ADDED_COLUMNS)
+
+
 def create_obt(path: Path, records: list[tuple[Any, ...]]) -> DuckDbWarehouse:
     """A local warehouse at ``path`` whose OBT (created by the warehouse's own DDL) holds ``records``."""
     warehouse = DuckDbWarehouse(Settings(state_dir=path.parent, warehouse_path=path))
@@ -74,5 +80,5 @@ def create_obt(path: Path, records: list[tuple[Any, ...]]) -> DuckDbWarehouse:
         with duckdb.connect(str(path)) as con:
             con.execute("SET TimeZone = 'UTC'")
             con.register("new_rows", columns)
-            con.execute("INSERT INTO movie_analytics.obt SELECT * FROM new_rows")
+            con.execute(f"INSERT INTO movie_analytics.obt ({', '.join(RECORD_COLUMNS)}) SELECT * FROM new_rows")
     return warehouse

@@ -40,8 +40,13 @@ def test_a_missing_value_gets_a_name(tmp_path) -> None:
     assert totals(cube, "os")["(none)"] == (3, 1)
 
 
-def test_no_tagger_columns_no_model(warehouse: DuckDbWarehouse, cube: daily.DailyCube) -> None:
+def test_no_tagger_scores_no_model(warehouse: DuckDbWarehouse, cube: daily.DailyCube, tmp_path) -> None:
+    """Built without a tagger model (the columns NULL), or an OBT from before the columns: nothing to show."""
     columns = daily.obt_columns(warehouse, cube.days[0])
-    assert {"customer_id", "review_count", "loaded_at"} <= columns
-    assert not set(daily.MODEL_COLUMNS) & columns
+    assert {"customer_id", "review_count", "loaded_at", *daily.MODEL_COLUMNS} <= columns
     assert daily.model_daily(warehouse, cube.days) is None
+    older = create_obt(tmp_path / "older.duckdb", obt_records())
+    for column in daily.MODEL_COLUMNS:
+        older.query(f"ALTER TABLE movie_analytics.obt DROP COLUMN {column}")
+    assert not set(daily.MODEL_COLUMNS) & daily.obt_columns(older, cube.days[0])
+    assert daily.model_daily(older, cube.days) is None

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from obt.config import Settings
 from obt.load.messages import parse_message
 from obt.load.service import LoadOutcome, load_build
@@ -17,7 +19,7 @@ from obt.warehouse.base import Warehouse
 from obt.warehouse.duckdb import DuckDbWarehouse
 from obt_contract.layout import build_manifest_name, build_prefix
 from obt_contract.message import build_message
-from tests.warehouse.obt_rows import key, write_parquet
+from tests.warehouse.obt_rows import SCHEMA, key, write_parquet
 
 CURATED = "obt-curated"
 
@@ -75,9 +77,12 @@ class LocalBuilds:
         self.root = root
         self.docs: dict[str, dict[str, Any]] = {}
 
-    def add(self, build: str, rows: list[dict], watermark: int, status: str = "succeeded") -> dict[str, Any]:
+    def add(
+        self, build: str, rows: list[dict], watermark: int, status: str = "succeeded", schema: pa.Schema = SCHEMA
+    ) -> dict[str, Any]:
+        """``build`` in the bucket, its Parquet with ``schema``'s columns (older builds: ``SCHEMA_BEFORE_ADDED``)."""
         folder = self.root / CURATED / build_prefix(build)
-        files = [p.name for p in write_parquet(rows, folder)] if status == "succeeded" else []
+        files = [p.name for p in write_parquet(rows, folder, schema=schema)] if status == "succeeded" else []
         doc = manifest(build, files, len(rows), watermark, status)
         self.docs[manifest_uri(build)] = doc
         return doc

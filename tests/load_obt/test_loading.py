@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import duckdb
 import pytest
 
 from obt.load.messages import parse_message
 from obt.load.service import InjectedFault, dq_rows, fault_point, handle_event, load_build
+from obt_contract.schema import ADDED_COLUMNS
 from tests.load_obt.builds import (
     build_id,
     deliver,
@@ -18,7 +20,7 @@ from tests.load_obt.builds import (
     obt_rows,
     pubsub_event_data,
 )
-from tests.warehouse.obt_rows import change, key, make_rows
+from tests.warehouse.obt_rows import SCHEMA_BEFORE_ADDED, change, key, make_rows
 
 B1, B2, B3 = build_id("one"), build_id("two"), build_id("three")
 
@@ -111,6 +113,26 @@ def test_older_build_after_newer_is_skipped(env):
     result = run(env, B1)
     assert result.outcome == "skipped" and "older" in result.reason
     assert len(obt_rows(warehouse)) == 40
+
+
+def test_an_obt_and_a_build_from_before_the_added_columns_still_load(env):
+    """The loader upgrades an OBT created before ADDED_COLUMNS and stages a build written before them as NULLs."""
+    _, builds, warehouse = env
+    warehouse.ensure_schema()
+    with duckdb.connect(str(warehouse.path)) as con:
+        for column in ADDED_COLUMNS:
+            con.execute(f"ALTER TABLE movie_analytics.obt DROP COLUMN {column}")
+    rows = make_rows(70)
+    builds.add(B1, rows, watermark=100, schema=SCHEMA_BEFORE_ADDED)
+    assert run(env, B1).outcome == "loaded"
+    assert {k: {c: r[c] for c in ADDED_COLUMNS} for k, r in obt_rows(warehouse).items()} == {
+        key(r): dict.fromkeys(ADDED_COLUMNS) for r in rows
+    }
+    builds.add(B2, rows, watermark=200)
+    assert run(env, B2).outcome == "loaded"
+    assert {k: {c: r[c] for c in ADDED_COLUMNS} for k, r in obt_rows(warehouse).items()} == {
+        key(r): {c: r[c] for c in ADDED_COLUMNS} for r in rows
+    }
 
 
 def test_failed_build_without_manifest_is_skipped(env):

@@ -1,13 +1,18 @@
 """``obt demo`` without a local cloud: inputs and arguments checked before anything starts, a failed build's
-summary, the heartbeat without a terminal, and the run id that names the purchase snapshot after the seeded rows."""
+summary, the heartbeat without a terminal, the run id that names the purchase snapshot after the seeded rows, and
+the review tagger's model cache (training replaced by a stand-in that writes a card)."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import lzma
+import os
 from pathlib import Path
 from typing import Any
 
+import pyspark
 import pytest
 
 from obt.errors import UserError
@@ -15,6 +20,8 @@ from obt_tools import demo
 from obt_tools.cli import demo as demo_cli
 from obt_tools.cli import main
 from obt_tools.local import stack
+from obt_tools.tagger import card
+from obt_tools.tagger.labels import read_labels
 
 GOOD = {
     "user_purchase.csv": "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -22,6 +29,47 @@ GOOD = {
     "movie_review.csv": 'cid,review_str,id_review\n13799,"a good, long film",1\n',
     "log_reviews.csv": "id_review,log\n1,<reviewlog><log><logDate>04-25-2021</logDate></log></reviewlog>\n",
 }
+
+
+LABELS = "review,sentiment\nA fine film.,positive\nA dull film.,negative\n"
+
+
+@pytest.fixture(autouse=True)
+def no_default_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default labels file is absent (the real one next to the repository would make every demo here train)."""
+    missing = tmp_path / "no-default-labels.csv.gz"
+    monkeypatch.setattr(demo, "DEFAULT_TAGGER_LABELS", missing)
+    return missing
+
+
+@pytest.fixture
+def trainings(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """``demo.train_tagger`` replaced: writes a model folder whose card is what ``obt tagger train`` would say about
+    the file, this code and this Spark; returns the labels files it trained on."""
+    trained: list[Path] = []
+
+    def train(labels: Path, out: Path, log_path: Path) -> None:
+        trained.append(labels)
+        data = read_labels(labels)
+        made_from = (data.sha256, card.code_sha256(), pyspark.__version__)
+        version = hashlib.sha256(repr(made_from).encode()).hexdigest()[:16]
+        (out / "metadata").mkdir(parents=True)
+        (out / card.CARD_NAME).write_text(
+            json.dumps(
+                {
+                    "model_version": version,
+                    "spark_version": made_from[2],
+                    "training_data": {"sha256": made_from[0]},
+                    "training_code_sha256": made_from[1],
+                    "cross_validation": {"model": {"mean": {"accuracy": 0.871}}},
+                    "rule": {"all_rows": {"accuracy": 0.478}},
+                }
+            )
+        )
+        log_path.write_text("trained\n")
+
+    monkeypatch.setattr(demo, "train_tagger", train)
+    return trained
 
 
 def write_inputs(folder: Path, **replaced: bytes | None) -> Path:
@@ -253,6 +301,14 @@ def test_a_heartbeat_before_the_driver_logs_anything_says_what_is_waited_on(tmp_
     )
 
 
+def test_a_heartbeat_while_the_tagger_trains_names_its_log(tmp_path: Path) -> None:
+    session = demo.DemoSession(tmp_path)
+    session.stages.append(demo.Stage(demo.TAGGER_STAGE, started=10.0))
+    assert session.heartbeat(70.0) == (
+        f"[  60.0 s] {demo.TAGGER_STAGE}: still running, log {tmp_path / 'tagger' / 'train.log'}"
+    )
+
+
 A = "a" * 64
 
 
@@ -277,3 +333,171 @@ def test_the_snapshot_run_id_reuses_only_the_newest_snapshot_of_the_same_rows(
     snapshots: list[tuple[str, int]], expected: str
 ) -> None:
     assert demo.snapshot_run_id(A, snapshots) == expected
+
+
+def test_the_tagger_trains_once_per_labels_file_and_training_code(
+    tmp_path: Path, trainings: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "state" / "tagger"
+    labels = tmp_path / "labels.csv"
+    labels.write_text(LABELS)
+    first = demo.tagger_model(cache, read_labels(labels))
+    assert first.trained and first.path == cache / first.version
+    assert first.uri == f"file://{cache}/{first.version}/"
+    assert first.describe() == f"model {first.version} (trained): accuracy 0.871 cross-validated, rule 'good' 0.478"
+    again = demo.tagger_model(cache, read_labels(labels))
+    assert (again.trained, again.path) == (False, first.path)
+    assert trainings == [labels]
+    assert [p.name for p in cache.iterdir() if p.is_dir()] == [first.version], "no partial training folder is left"
+
+    labels.write_text(LABELS + "Good.,positive\n")
+    other_labels = demo.tagger_model(cache, read_labels(labels))
+    assert other_labels.trained and other_labels.version != first.version
+    monkeypatch.setattr(card, "code_sha256", lambda: "new training code")
+    other_code = demo.tagger_model(cache, read_labels(labels))
+    assert other_code.trained and other_code.version not in (first.version, other_labels.version)
+    assert len(trainings) == 3
+
+
+def test_a_failed_training_is_one_line_naming_its_log_and_leaves_no_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text(LABELS)
+    argv: list[str] = []
+    real_run = demo.subprocess.run
+
+    def run(args: list[str], **kwargs: Any) -> Any:
+        """A stand-in for ``obt tagger train`` that fails as it does: its last line is the error."""
+        argv.extend(args)
+        return real_run(["sh", "-c", "echo noise; echo 'obt tagger: error: no Java' >&2; exit 2"], **kwargs)
+
+    monkeypatch.setattr(demo.subprocess, "run", run)
+    cache = tmp_path / "tagger"
+    with pytest.raises(UserError) as raised:
+        demo.tagger_model(cache, read_labels(labels))
+    assert str(raised.value) == (
+        f"training the review tagger failed: obt tagger: error: no Java (log {cache / demo.TAGGER_LOG})"
+    )
+    assert argv[1:] == ["-m", "obt_tools", "tagger", "train", "--labels", str(labels), "--out", argv[-1]]
+    assert Path(argv[-1]).parent == cache
+    assert [p.name for p in cache.iterdir()] == [demo.TAGGER_LOG]
+
+
+@pytest.mark.parametrize(
+    ("args", "detail"),
+    [
+        ([], "off (no labelled reviews at {default}; --tagger-labels FILE to give some)"),
+        (["--no-tagger"], "off (--no-tagger)"),
+    ],
+)
+def test_without_labels_the_demo_says_so_in_one_line_and_runs_untagged(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_cloud: list[Path],
+    trainings: list[Path],
+    no_default_labels: Path,
+    args: list[str],
+    detail: str,
+) -> None:
+    data = write_inputs(tmp_path / "data")
+    code, out, err = run_demo(capsys, "--data-dir", str(data), "--state-dir", str(tmp_path / "state"), *args)
+    assert code == 2 and err == ["obt demo: error: the local cloud would start now"]
+    expected = detail.format(default=no_default_labels)
+    assert [line for line in out.splitlines() if demo.TAGGER_STAGE in line] == [
+        f"[   0.0 s] {demo.TAGGER_STAGE}: {expected}: predicted_positive, sentiment_score stay NULL"
+    ]
+    assert trainings == []
+
+
+def test_the_local_cloud_starts_with_the_cached_model_of_the_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trainings: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models: list[str] = []
+
+    def up(state_dir: Path, **_: Any) -> dict:
+        models.append(os.environ[stack.TAGGER_MODEL_ENV])
+        raise UserError("the local cloud would start now")
+
+    monkeypatch.setattr(stack, "up", up)
+    monkeypatch.setenv(stack.TAGGER_MODEL_ENV, "")
+    data, state = write_inputs(tmp_path / "data"), (tmp_path / "state").absolute()
+    labels = tmp_path / "labels.csv"
+    labels.write_text(LABELS)
+    for _ in range(2):
+        code, out, _ = run_demo(
+            capsys, "--data-dir", str(data), "--state-dir", str(state), "--tagger-labels", str(labels)
+        )
+        assert code == 2
+    assert trainings == [labels], "trained once, then cached"
+    [version] = [p.name for p in (state / demo.TAGGER_FOLDER).iterdir() if p.is_dir()]
+    assert models == [f"file://{state}/tagger/{version}/"] * 2
+    [stage_line] = [line for line in out.splitlines() if demo.TAGGER_STAGE in line]
+    assert f"model {version} (cached): accuracy 0.871 cross-validated, rule 'good' 0.478" in stage_line
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        (b"text,label\nx,positive\n", "review, sentiment"),
+        (b"review,sentiment\nA film.,great\n", "line 2: sentiment 'great' is not 'positive' or 'negative'"),
+        (None, "does not exist"),
+    ],
+)
+def test_a_bad_labels_file_is_one_line_before_training_or_the_local_cloud(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_cloud: list[Path],
+    trainings: list[Path],
+    labels: bytes | None,
+    expected: str,
+) -> None:
+    path = tmp_path / "labels.csv"
+    if labels is not None:
+        path.write_bytes(labels)
+    data = write_inputs(tmp_path / "data")
+    code, out, err = run_demo(
+        capsys, "--data-dir", str(data), "--state-dir", str(tmp_path / "s"), "--tagger-labels", str(path)
+    )
+    assert code == 2 and len(err) == 1 and err[0].startswith("obt demo: error: ") and expected in err[0], err
+    assert str(path) in err[0]
+    assert (out, no_cloud, trainings) == ("", [], [])
+
+
+def test_no_tagger_and_tagger_labels_exclude_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_cloud: list[Path]
+) -> None:
+    code, out, err = run_demo(capsys, "--state-dir", str(tmp_path), "--no-tagger", "--tagger-labels", "x.csv")
+    assert (code, out, err) == (2, "", ["obt demo: error: --no-tagger and --tagger-labels exclude each other"])
+
+
+def test_a_cloud_left_running_with_another_model_is_restarted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    running = {stack.TAGGER_MODEL_ENV: "file:///old/tagger/aaaa/"}
+    monkeypatch.setattr(stack, "running", lambda _: True)
+    monkeypatch.setattr(stack, "stack_env", lambda _: dict(running))
+    monkeypatch.setattr(stack, "down", lambda _: calls.append("down"))
+
+    def up(state_dir: Path, **_: Any) -> dict:
+        calls.append(f"up with {os.environ[stack.TAGGER_MODEL_ENV]}")
+        running[stack.TAGGER_MODEL_ENV] = os.environ[stack.TAGGER_MODEL_ENV]
+        return {}
+
+    monkeypatch.setattr(stack, "up", up)
+    with demo.restored_environment():
+        session = demo.DemoSession(tmp_path, tagger_model_uri="file:///new/tagger/bbbb/")
+        session.start()
+        session.start()  # the same model: left running
+        assert session.settings.tagger_model_uri == "file:///new/tagger/bbbb/"
+    assert calls == ["down", "up with file:///new/tagger/bbbb/", "up with file:///new/tagger/bbbb/"]
+
+
+def test_the_summary_gives_the_models_positive_reviews_next_to_the_rules() -> None:
+    metrics = {"positive_reviews": 75}
+    tagger = {"uri": "file:///s/tagger/abc/", "model_version": "abc", "reviews_scored": 200, "predicted_positive": 90}
+    assert demo_cli.tagger_detail({"tagger": tagger, "metrics": metrics}) == (
+        "model abc: 90 of 200 reviews predicted positive (45.0%); rule 'good': 75"
+    )
+    assert demo_cli.tagger_detail({"tagger": None, "metrics": metrics}) == (
+        "off: predicted_positive and sentiment_score are NULL"
+    )

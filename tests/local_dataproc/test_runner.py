@@ -152,3 +152,96 @@ PLAN_FRAGMENT = "\n".join(
 def test_a_driver_ended_by_a_signal_is_reported_as_that_not_by_its_last_log_lines(exit_code, message):
     assert runner.summarize_failure(PLAN_FRAGMENT, exit_code) == message
     assert runner.summarize_failure(PLAN_FRAGMENT + "\nValueError: earlier, handled", exit_code) == message
+
+
+RAW_REVIEWS = "movie_review/ingest_date=2026-11-23/movie_review.csv"
+
+
+class FakeStorage:
+    """A versioned bucket: every generation of every object, and which is live; records each download."""
+
+    def __init__(self, versions: dict[tuple[str, int], bytes], live: dict[str, int]) -> None:
+        self.versions, self.live, self.downloads = versions, live, []
+
+    def bucket(self, bucket: str) -> FakeStorage:
+        return self
+
+    def blob(self, name: str, generation: int | None = None) -> FakeBlob:
+        return FakeBlob(self, name, generation)
+
+
+class FakeBlob:
+    def __init__(self, storage: FakeStorage, name: str, generation: int | None) -> None:
+        self.storage, self.name, self.generation = storage, name, generation
+
+    def download_to_filename(self, path: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        generation = self.generation or self.storage.live.get(self.name)
+        self.storage.downloads.append((self.name, self.generation))
+        if (self.name, generation) not in self.storage.versions:
+            raise NotFound(f"{self.name}#{generation}")
+        Path(path).write_bytes(self.storage.versions[(self.name, generation)])
+
+
+class Log:
+    def info(self, *args: object, **fields: object) -> None:
+        pass
+
+
+def _pinned_plan(mirror: Path, generation: int) -> runner.SubmitPlan:
+    batch = {
+        "pysparkBatch": {
+            "mainPythonFileUri": "file:///jobs/main.py",
+            "args": ["--movie-reviews", f"gs://raw/{RAW_REVIEWS}#{generation}", "--output", "gs://curated"],
+        }
+    }
+    return runner.plan_submit(batch, batch_id="b-1", mirror=mirror, spark_submit="spark-submit")
+
+
+def test_a_pinned_input_is_required_and_staged_into_a_file_of_its_own_generation():
+    plan = _pinned_plan(MIRROR, 7)
+
+    assert plan.downloads == [
+        (f"gs://raw/{RAW_REVIEWS}#7", MIRROR / f"raw/{RAW_REVIEWS}.generations/7/movie_review.csv")
+    ]
+    assert plan.optional_downloads == frozenset()  # an input, not an output the job may create
+    assert plan.command[-4:] == ["--movie-reviews", f"gs://raw/{RAW_REVIEWS}#7", "--output", "gs://curated"]
+
+
+def test_staging_downloads_the_pinned_generation_not_the_live_object_and_only_once(tmp_path):
+    storage = FakeStorage({(RAW_REVIEWS, 7): b"version 7", (RAW_REVIEWS, 8): b"version 8"}, live={RAW_REVIEWS: 8})
+    plan = _pinned_plan(tmp_path, 7)
+
+    runner.stage_inputs(plan, storage, Log())
+    runner.stage_inputs(plan, storage, Log())
+
+    [(_, staged)] = plan.downloads
+    assert staged.read_bytes() == b"version 7"
+    assert storage.downloads == [(RAW_REVIEWS, 7)]  # a generation never changes: the staged file stands
+    assert [p.name for p in staged.parent.iterdir()] == ["movie_review.csv"]  # no partial download left
+
+
+def test_a_pinned_generation_the_storage_no_longer_has_fails_staging_saying_so(tmp_path):
+    storage = FakeStorage({(RAW_REVIEWS, 8): b"version 8"}, live={RAW_REVIEWS: 8})
+
+    with pytest.raises(FileNotFoundError) as failure:
+        runner.stage_inputs(_pinned_plan(tmp_path, 7), storage, Log())
+
+    assert str(failure.value) == f"input gs://raw/{RAW_REVIEWS} generation 7 is gone (overwritten or deleted)"
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+
+
+def test_staging_a_generation_prunes_the_others_but_never_one_an_unfinished_batch_reads(tmp_path):
+    versions = {(RAW_REVIEWS, g): f"version {g}".encode() for g in (6, 7, 8)}
+    storage = FakeStorage(versions, live={RAW_REVIEWS: 8})
+    plans = {g: _pinned_plan(tmp_path, g) for g in (6, 7, 8)}
+    for plan in plans.values():
+        runner.stage_inputs(plan, storage, Log())
+    in_use = runner.pinned_files({"pysparkBatch": {"args": [f"--movie-reviews=gs://raw/{RAW_REVIEWS}#6"]}}, tmp_path)
+
+    runner.prune_generations(plans[8], in_use, Log())
+
+    generations = tmp_path / f"raw/{RAW_REVIEWS}.generations"
+    assert sorted(p.name for p in generations.iterdir()) == ["6", "8"]
+    assert in_use == {plans[6].downloads[0][1]}

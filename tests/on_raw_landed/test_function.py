@@ -106,8 +106,9 @@ def test_out_of_order_arrivals_and_a_thrice_delivered_event_submit_one_batch(raw
     batch = batches[0]
     args = list(batch.pyspark_batch.args)
     assert args[:2] == ["--build-id", build_id]
+    generations = {obj.name: obj.generation for obj in plan.build.inputs}
     for name in (MANIFEST, *PARTS, MOVIE, LOGS):
-        assert f"gs://{raw_bucket}/{name}" in args
+        assert f"gs://{raw_bucket}/{name}#{generations[name]}" in args
     assert batch.pyspark_batch.main_python_file_uri == settings.job_main_uri
     assert batch.runtime_config.properties["spark.driver.memory"] == "512m"
     assert batch.labels["input-watermark"] == str(plan.build.input_watermark)

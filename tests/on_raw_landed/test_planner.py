@@ -10,7 +10,11 @@ from datetime import date
 
 import pytest
 
+from obt.config import ConfigError, Settings
+from obt.services import Services
 from obt.trigger.planner import ListedObject, build_id_for, decide, plan_build
+from obt.trigger.service import current_plan
+from obt_contract.layout import split_pinned_uri
 from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS, SNAPSHOT, RawBucket
 
 
@@ -48,16 +52,19 @@ def test_complete_inputs_make_one_build_with_every_input_named():
 
 
 def test_job_arguments_follow_the_contract():
-    build = _plan(_complete()).build
+    """Every input pinned to the generation the build id hashes, in the form gsutil and gcloud use."""
+    bucket = _complete()
+    build = _plan(bucket).build
+    generation = {name: obj.generation for name, obj in bucket.objects.items()}
     args = build.job_args("raw", "cur", "projects/p/topics/obt-build-complete", 0.5)
     assert args == [
         "--build-id", build.build_id,
         "--input-watermark", str(build.input_watermark),
-        "--purchases-manifest", f"gs://raw/{MANIFEST}",
-        "--purchases", f"gs://raw/{PARTS[0]}",
-        "--purchases", f"gs://raw/{PARTS[1]}",
-        "--movie-reviews", f"gs://raw/{MOVIE}",
-        "--log-reviews", f"gs://raw/{LOGS}",
+        "--purchases-manifest", f"gs://raw/{MANIFEST}#{generation[MANIFEST]}",
+        "--purchases", f"gs://raw/{PARTS[0]}#{generation[PARTS[0]]}",
+        "--purchases", f"gs://raw/{PARTS[1]}#{generation[PARTS[1]]}",
+        "--movie-reviews", f"gs://raw/{MOVIE}#{generation[MOVIE]}",
+        "--log-reviews", f"gs://raw/{LOGS}#{generation[LOGS]}",
         "--output", "gs://cur",
         "--topic", "projects/p/topics/obt-build-complete",
         "--max-quarantine-share", "0.5",
@@ -293,6 +300,50 @@ def test_event_for_an_older_or_newer_generation_than_listed():
     assert decide(plan, "movie_review/ingest_date=2026-11-25/movie_review.csv", 5).reason == "object no longer exists"
 
 
+MODEL = "gs://obt-sources/tagger/0123456789abcdef/"
+NEWER_MODEL = "gs://obt-sources/tagger/fedcba9876543210/"
+
+
+def test_the_tagger_model_is_one_more_line_of_the_build_id():
+    """The same inputs and model, the same build; a new model, a new build; no model, the id builds had before."""
+    bucket = _complete()
+    plain = _plan(bucket).build
+    tagged = plan_build(bucket.listing(), bucket.read_manifest, MODEL).build
+    assert plain.build_id == build_id_for(bucket.listing()) and plain.tagger_model == ""
+    assert tagged.build_id == plan_build(bucket.listing(), bucket.read_manifest, MODEL).build.build_id
+    newer = plan_build(bucket.listing(), bucket.read_manifest, NEWER_MODEL).build
+    assert len({plain.build_id, tagged.build_id, newer.build_id}) == 3
+    lines = sorted([f"{obj.name}#{obj.generation}" for obj in bucket.listing()] + [f"tagger#{MODEL}"])
+    assert tagged.build_id == "obt-" + hashlib.sha256("".join(f"{line}\n" for line in lines).encode()).hexdigest()[:20]
+    # Builds are ordered by their inputs alone: a new model over the same inputs loads (equal watermarks do).
+    assert tagged.input_watermark == plain.input_watermark
+
+
+def test_the_tagger_model_is_passed_to_the_job_only_when_set():
+    bucket = _complete()
+    plain = _plan(bucket).build.job_args("raw", "cur", "projects/p/topics/t", 0.5)
+    tagged = plan_build(bucket.listing(), bucket.read_manifest, MODEL).build.job_args(
+        "raw", "cur", "projects/p/topics/t", 0.5
+    )
+    assert "--tagger-model" not in plain
+    assert tagged[-2:] == ["--tagger-model", MODEL] and tagged[2:-2] == plain[2:]
+
+
+def test_the_trigger_plans_with_the_tagger_model_of_its_settings():
+    bucket = _complete()
+    settings = Settings.from_env({"OBT_TAGGER_MODEL_URI": MODEL})
+    plan = current_plan(settings, dataclasses.replace(Services.from_settings(settings), objects=bucket))
+    assert plan.build.tagger_model == MODEL
+    assert plan.build.build_id == build_id_for(bucket.listing(), MODEL)
+
+
+def test_the_tagger_model_setting_is_empty_or_a_uri():
+    assert Settings.from_env({}).tagger_model_uri == ""
+    assert Settings.from_env({"OBT_TAGGER_MODEL_URI": f" {MODEL} "}).tagger_model_uri == MODEL
+    with pytest.raises(ConfigError, match="OBT_TAGGER_MODEL_URI must be a gs:// or file:// URI"):
+        Settings.from_env({"OBT_TAGGER_MODEL_URI": ".obt/tagger/0123456789abcdef"})
+
+
 ARRIVALS = (*PARTS, MANIFEST, MOVIE, LOGS)
 
 
@@ -327,14 +378,20 @@ def test_job_arguments_parse_with_the_spark_jobs_own_parser(monkeypatch):
     monkeypatch.setitem(sys.modules, spec.name, job_args)  # dataclasses look their module up while executing
     spec.loader.exec_module(job_args)
 
-    build = _plan(_complete()).build
+    bucket = _complete()
+    build = _plan(bucket).build
     parsed = job_args.parse_args(build.job_args("raw", "cur", "projects/p/topics/obt-build-complete", 0.25))
     assert parsed.build_id == build.build_id and parsed.input_watermark == build.input_watermark
-    assert parsed.purchases_manifest == f"gs://raw/{MANIFEST}"
-    assert parsed.purchases == tuple(f"gs://raw/{p}" for p in PARTS)
-    assert (parsed.movie_reviews, parsed.log_reviews) == ((f"gs://raw/{MOVIE}",), (f"gs://raw/{LOGS}",))
-    assert (parsed.output, parsed.topic, parsed.max_quarantine_share) == (
+    # The job reads exactly the (name, generation) pairs the build id hashes.
+    pinned = [parsed.purchases_manifest, *parsed.purchases, *parsed.movie_reviews, *parsed.log_reviews]
+    read = sorted((name, generation) for _, name, generation in map(split_pinned_uri, pinned))
+    assert read == sorted((obj.name, obj.generation) for obj in bucket.listing())
+    assert build_id_for(ListedObject(name, generation, 1) for name, generation in read) == build.build_id
+    assert (parsed.output, parsed.topic, parsed.max_quarantine_share, parsed.tagger_model) == (
         "gs://cur",
         "projects/p/topics/obt-build-complete",
         0.25,
+        None,
     )
+    tagged = plan_build(bucket.listing(), bucket.read_manifest, MODEL).build
+    assert job_args.parse_args(tagged.job_args("raw", "cur", "projects/p/topics/t", 0.25)).tagger_model == MODEL

@@ -138,12 +138,10 @@ def record_load(warehouse: DuckDbWarehouse, build_id: str, obt_rows: int, review
 
 
 def add_tagger_columns(path: Path) -> None:
-    """The review tagger's columns as its stage adds them to the OBT: predicted_positive counts the row's reviews
-    the model calls positive, sentiment_score is their mean score. The model disagrees with the rule on every
-    fifth customer, so the two shares differ."""
+    """The review tagger's columns as a build with a tagger model fills them: predicted_positive counts the row's
+    reviews the model calls positive, sentiment_score is their mean score. The model disagrees with the rule on
+    every fifth customer, so the two shares differ."""
     with duckdb.connect(str(path)) as con:
-        con.execute("ALTER TABLE movie_analytics.obt ADD COLUMN predicted_positive BIGINT")
-        con.execute("ALTER TABLE movie_analytics.obt ADD COLUMN sentiment_score DOUBLE")
         con.execute(
             "UPDATE movie_analytics.obt SET predicted_positive = CASE WHEN customer_id % 5 = 0 "
             "THEN review_count - review_score ELSE review_score END, "

@@ -161,7 +161,7 @@ def test_ingest_dates_from_ledger_inputs() -> None:
         "purchases_manifest": "gs://raw/user_purchase/ingest_date=2026-11-24/run_id=r/_MANIFEST.json",
         "purchases": ["gs://raw/user_purchase/ingest_date=2026-11-24/run_id=r/part-00000.csv.gz"],
         "movie_reviews": ["gs://raw/movie_review/ingest_date=2026-11-22/a.csv", "gs://raw/movie_review/x.csv"],
-        "log_reviews": ["gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv"],
+        "log_reviews": [{"uri": "gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv", "generation": 3}],
         "extra": [7, None],
     }
     got = [(d.label, d.ingest_dates) for d in input_dates(json.dumps(inputs))]
@@ -174,7 +174,7 @@ def test_ingest_dates_from_ledger_inputs() -> None:
 
 
 def test_tagger_not_loaded(document: str) -> None:
-    assert "The review tagger is not loaded: the OBT has no predicted_positive and sentiment_score columns" in (
+    assert "The review tagger is not loaded: no OBT row has predicted_positive and sentiment_score values" in (
         text_of(document).replace("|", "")
     )
     assert 'id="chart-model"' not in document and "positive share (model)" not in document
@@ -252,5 +252,8 @@ def test_cli_creates_the_star_schema_views(tmp_path: Path, capsys: pytest.Captur
     warehouse = create_obt(tmp_path / "warehouse.duckdb", obt_records())
     assert cli.main(["views", "--state-dir", str(tmp_path)]) == 0
     assert "movie_analytics.fact_movie_analytics" in capsys.readouterr().out
-    [row] = warehouse.query("SELECT SUM(review_count) AS reviews FROM movie_analytics.fact_movie_analytics")
-    assert row["reviews"] == 25
+    [row] = warehouse.query(
+        "SELECT SUM(review_count) AS reviews, COUNT(predicted_positive) + COUNT(sentiment_score) AS scored "
+        "FROM movie_analytics.fact_movie_analytics"
+    )
+    assert (row["reviews"], row["scored"]) == (25, 0)

@@ -36,6 +36,7 @@ def job_argv(
     logs: Sequence[str],
     output: str,
     max_share: float = 0.5,
+    tagger_model: str | None = None,
 ) -> list[str]:
     argv = ["--build-id", build_id, "--input-watermark", "42", "--purchases-manifest", manifest]
     for uri in purchases:
@@ -44,7 +45,8 @@ def job_argv(
         argv += ["--movie-reviews", uri]
     for uri in logs:
         argv += ["--log-reviews", uri]
-    return argv + ["--output", output, "--topic", TOPIC, "--max-quarantine-share", str(max_share)]
+    argv += ["--output", output, "--topic", TOPIC, "--max-quarantine-share", str(max_share)]
+    return argv + ["--tagger-model", tagger_model] if tagger_model else argv
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from obt_job import google_api, publish, sources
 from obt_job import manifest as mf
-from obt_job import publish, sources
 from obt_job.args import parse_args
 from obt_job.paths import PathMap
 
@@ -18,10 +18,10 @@ from tests.spark_jobs.helpers import TOPIC, job_argv, pubsub_stub
 def _args(**overrides):
     argv = job_argv(
         "obt-abc",
-        "gs://raw/user_purchase/ingest_date=2026-11-23/run_id=r/_MANIFEST.json",
-        ["gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz"],
-        ["gs://raw/movie_review/ingest_date=2026-11-23/movie_review.csv"],
-        ["gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz"],
+        "gs://raw/user_purchase/ingest_date=2026-11-23/run_id=r/_MANIFEST.json#5",
+        ["gs://raw/p0.csv.gz#3", "gs://raw/p1.csv.gz#4"],
+        ["gs://raw/movie_review/ingest_date=2026-11-23/movie_review.csv#6"],
+        ["gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz#7"],
         "gs://curated/",
         **overrides,
     )
@@ -30,7 +30,10 @@ def _args(**overrides):
 
 def test_arguments_follow_the_contract():
     args = _args(max_share=0.25)
-    assert args.purchases == ("gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz")
+    assert args.tagger_model is None
+    model = "gs://sources/tagger/0123456789abcdef/"
+    assert _args(tagger_model=model).tagger_model == model
+    assert args.purchases == ("gs://raw/p0.csv.gz#3", "gs://raw/p1.csv.gz#4")
     assert (args.output_root, args.topic, args.max_quarantine_share, args.input_watermark) == (
         "gs://curated",
         TOPIC,
@@ -41,10 +44,18 @@ def test_arguments_follow_the_contract():
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--output", "/tmp/out"), ("--topic", "obt-build-complete"), ("--max-quarantine-share", "1.5")],
+    [
+        ("--output", "/tmp/out"),
+        ("--topic", "obt-build-complete"),
+        ("--max-quarantine-share", "1.5"),
+        # An input without its generation: the job could not tell which version it reads.
+        ("--movie-reviews", "gs://r/movie_review.csv"),
+        ("--purchases", "gs://r/p#latest"),
+        ("--tagger-model", "models/tagger"),
+    ],
 )
 def test_bad_arguments_are_rejected(flag, value, capsys):
-    argv = job_argv("b", "gs://r/m.json", ["gs://r/p"], ["gs://r/m"], ["gs://r/l"], "gs://c") + [flag, value]
+    argv = job_argv("b", "gs://r/m.json#1", ["gs://r/p#1"], ["gs://r/m#1"], ["gs://r/l#1"], "gs://c") + [flag, value]
     with pytest.raises(SystemExit) as exc:
         parse_args(argv)
     assert exc.value.code == 2
@@ -142,12 +153,13 @@ def test_manifest_shape():
     args = _args()
     manifest = mf.build(
         args,
-        inputs=sources.manifest_inputs(args),
+        inputs=sources.manifest_inputs(args, lambda uri: {"read": uri}),
         sources={},
         obt_prefix="gs://curated/obt/build_id=obt-abc/",
         obt_files=["part-0.parquet"],
         obt_rows=3,
         metrics={},
+        tagger=None,
         problems=["log_reviews: too many"],
         created_at="2026-11-23T00:00:00+00:00",
     )
@@ -156,7 +168,7 @@ def test_manifest_shape():
         "log_reviews: too many",
         42,
     )
-    # The contract's order and keys: the snapshot manifest, then each source's URIs.
+    # The contract's order and keys: the snapshot manifest, then each source's inputs, each as it was read.
     assert list(manifest) == [
         "build_id",
         "status",
@@ -167,13 +179,21 @@ def test_manifest_shape():
         "obt",
         "sources",
         "metrics",
+        "tagger",
     ]
+    assert manifest["tagger"] is None
     assert manifest["inputs"] == {
-        "purchases_manifest": "gs://raw/user_purchase/ingest_date=2026-11-23/run_id=r/_MANIFEST.json",
-        "purchases": ["gs://raw/p0.csv.gz", "gs://raw/p1.csv.gz"],
-        "movie_reviews": ["gs://raw/movie_review/ingest_date=2026-11-23/movie_review.csv"],
-        "log_reviews": ["gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz"],
+        "purchases_manifest": {"read": "gs://raw/user_purchase/ingest_date=2026-11-23/run_id=r/_MANIFEST.json#5"},
+        "purchases": [{"read": "gs://raw/p0.csv.gz#3"}, {"read": "gs://raw/p1.csv.gz#4"}],
+        "movie_reviews": [{"read": "gs://raw/movie_review/ingest_date=2026-11-23/movie_review.csv#6"}],
+        "log_reviews": [{"read": "gs://raw/log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz#7"}],
     }
+    assert sources.input_uris(args) == (
+        args.purchases_manifest,
+        *args.purchases,
+        *args.movie_reviews,
+        *args.log_reviews,
+    )
     assert list(manifest["inputs"]) == ["purchases_manifest", "purchases", "movie_reviews", "log_reviews"]
 
 
@@ -196,10 +216,10 @@ def test_publish_sends_the_contract_bytes_through_the_emulator_rest_api(monkeypa
 
 
 def test_publish_fails_loudly_when_nobody_listens(monkeypatch):
-    monkeypatch.setattr(publish, "ATTEMPTS", 2)
-    monkeypatch.setattr(publish.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(google_api, "ATTEMPTS", 2)
+    monkeypatch.setattr(google_api.time, "sleep", lambda _s: None)
     with pubsub_stub() as (host, _published):
         dead = host
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", dead)
-    with pytest.raises(publish.PublishError):
+    with pytest.raises(google_api.ApiError, match=f"publishing to {TOPIC} failed"):
         publish.publish(TOPIC, b'{"build_id": "b"}', {})

@@ -2,17 +2,25 @@
 
 Covers: BOM, CRLF, multi-line quoted field, non-UTF-8 bytes, extra and missing columns, unparsable numbers
 and dates, an unbalanced quote, a truncated last line, an empty file, header-only files, XML with a missing
-child and a broken tag, duplicate and conflicting review ids, orphans on both sides of the join.
+child and a broken tag, duplicate and conflicting review ids, orphans on both sides of the join; and an input
+whose live generation moves while the build reads it (as Dataproc would see it), which fails the build. The
+review tagger scores the kept reviews (``--tagger-model``, a ``file://`` model under the local endpoint).
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import socket
+from collections import Counter
 from pathlib import Path
 
+import google_crc32c
 import pytest
 
+from obt_contract.layout import mirror_name, pinned_uri
+from obt_contract.schema import DATA_COLUMNS
 from tests.spark_jobs.helpers import TOPIC, gz, job_argv, pubsub_stub, write_snapshot_manifest
 
 RAW = "obt-raw"
@@ -125,14 +133,35 @@ def monkeypatch_module():
         yield mp
 
 
+SNAPSHOT_MANIFEST = "user_purchase/ingest_date=2026-11-23/run_id=r1/_MANIFEST.json"
+# The input whose live generation moves after the build pinned it.
+MOVED = "log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz"
+
+
+def _moving(state_reader):
+    """``inputs.state_reader``, except that the second look at ``MOVED`` finds a newer generation."""
+
+    def reader(paths):
+        read, looks = state_reader(paths), Counter()
+
+        def look(uri: str):
+            state, looks[uri] = read(uri), looks[uri] + 1
+            if MOVED in uri and looks[uri] > 1:
+                return dataclasses.replace(state, generation=state.generation + 1)
+            return state
+
+        return look
+
+    return reader
+
+
 @pytest.fixture(scope="module")
-def hostile_run(spark, tmp_path_factory, storage_emulator, monkeypatch_module):
+def hostile_run(spark, tmp_path_factory, storage_emulator, monkeypatch_module, tagger_model):
+    from obt_job import job
     from obt_job.args import parse_args
-    from obt_job.job import run
     from obt_job.paths import MIRROR_CONF
 
     mirror = tmp_path_factory.mktemp("mirror")
-    raw = mirror / RAW
     files = {
         "user_purchase/ingest_date=2026-11-23/run_id=r1/part-00000.csv": PART0,
         "user_purchase/ingest_date=2026-11-23/run_id=r1/part-00001.csv.gz": gz(PURCHASE_HEADER + b"\n"),
@@ -142,33 +171,38 @@ def hostile_run(spark, tmp_path_factory, storage_emulator, monkeypatch_module):
         "movie_review/ingest_date=2026-11-24/movie_review.csv": b"cid,review_str,id_review\r\n",
         "log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz": gz(LOGS),
         "log_reviews/ingest_date=2026-11-24/log_reviews.csv": b"",
+        SNAPSHOT_MANIFEST: b"",  # written below
     }
+    # Each input at a generation of its own, where the local endpoint stages that generation: only there.
+    pinned = {name: pinned_uri(RAW, name, 1000 + i) for i, name in enumerate(files)}
     for name, data in files.items():
-        (raw / name).parent.mkdir(parents=True, exist_ok=True)
-        (raw / name).write_bytes(data)
-    manifest = raw / "user_purchase/ingest_date=2026-11-23/run_id=r1/_MANIFEST.json"
-    write_snapshot_manifest(manifest, [], total_rows=13)
+        (mirror / mirror_name(pinned[name])).parent.mkdir(parents=True)
+        (mirror / mirror_name(pinned[name])).write_bytes(data)
+    manifest = pinned.pop(SNAPSHOT_MANIFEST)
+    write_snapshot_manifest(mirror / mirror_name(manifest), [], total_rows=13)
 
     def uris(prefix: str) -> list[str]:
-        return [f"gs://{RAW}/{n}" for n in files if n.startswith(prefix)]
+        return [uri for name, uri in pinned.items() if name.startswith(prefix)]
 
     argv = job_argv(
         BUILD,
-        f"gs://{RAW}/user_purchase/ingest_date=2026-11-23/run_id=r1/_MANIFEST.json",
+        manifest,
         uris("user_purchase"),
         uris("movie_review"),
         uris("log_reviews"),
         f"gs://{CURATED}",
         max_share=0.5,
+        tagger_model=tagger_model.uri,
     )
     spark.conf.set(MIRROR_CONF, str(mirror))
+    monkeypatch_module.setattr(job, "state_reader", _moving(job.state_reader))
     try:
         with pubsub_stub() as (host, published):
             monkeypatch_module.setenv("PUBSUB_EMULATOR_HOST", host)
-            result = run(spark, parse_args(argv))
+            result = job.run(spark, parse_args(argv))
     finally:
         spark.conf.unset(MIRROR_CONF)
-    return {"manifest": result, "published": published, "mirror": mirror}
+    return {"manifest": result, "published": published, "mirror": mirror, "files": files, "manifest_uri": manifest}
 
 
 def _read(spark, mirror: Path, prefix: str):
@@ -236,7 +270,7 @@ def test_quarantine_keeps_raw_text_and_reason(spark, hostile_run):
 
 def test_obt_rows_follow_the_rules(spark, hostile_run):
     obt = _read(spark, hostile_run["mirror"], f"obt/build_id={BUILD}")
-    assert len(obt.columns) == 14
+    assert obt.columns == [c.name for c in DATA_COLUMNS]
     rows = {(r["customer_id"], r["location"]): r.asDict() for r in obt.collect()}
     assert set(rows) == {(17850, "Pennsylvania"), (17850, "Louisiana"), (13047, "California"), (99999, "Atlantis")}
     ca = rows[(13047, "California")]
@@ -268,7 +302,8 @@ def test_obt_rows_follow_the_rules(spark, hostile_run):
 def test_failed_build_is_announced_and_marked(hostile_run, storage_emulator):
     manifest = hostile_run["manifest"]
     assert manifest["status"] == "failed"
-    assert manifest["reason"].startswith("user_purchase: 9 of 13 rows quarantined")
+    moved = f"input gs://{RAW}/{MOVED} changed while the build read it (generation 1006 → 1007)"
+    assert manifest["reason"].startswith(f"{moved}; user_purchase: 9 of 13 rows quarantined")
     assert manifest["metrics"] == {
         "customers_with_purchases": 3,
         "amount_spent_total": "60.66",
@@ -299,6 +334,29 @@ def test_failed_build_is_announced_and_marked(hostile_run, storage_emulator):
         assert any(n.startswith(f"quarantine/{source}/build_id={BUILD}/part-") for n in parquet)
 
 
+def _crc32c(data: bytes) -> str:
+    return base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+
+
+def test_the_manifest_records_the_generation_size_and_crc32c_of_every_input_read(hostile_run):
+    files = dict(hostile_run["files"])
+    files[SNAPSHOT_MANIFEST] = (hostile_run["mirror"] / mirror_name(hostile_run["manifest_uri"])).read_bytes()
+    read = {
+        name: {"uri": f"gs://{RAW}/{name}", "generation": 1000 + i, "bytes": len(data), "crc32c": _crc32c(data)}
+        for i, (name, data) in enumerate(files.items())
+    }
+
+    def records(prefix: str) -> list[dict]:
+        return [record for name, record in read.items() if name.startswith(prefix) and name != SNAPSHOT_MANIFEST]
+
+    assert hostile_run["manifest"]["inputs"] == {
+        "purchases_manifest": read[SNAPSHOT_MANIFEST],
+        "purchases": records("user_purchase/"),
+        "movie_reviews": records("movie_review/"),
+        "log_reviews": records("log_reviews/"),
+    }
+
+
 def test_a_crash_leaves_no_manifest_and_publishes_nothing(spark, tmp_path, monkeypatch):
     from obt_job.args import parse_args
     from obt_job.job import run
@@ -321,3 +379,38 @@ def test_a_crash_leaves_no_manifest_and_publishes_nothing(spark, tmp_path, monke
             run(spark, parse_args(argv))
     assert not list(tmp_path.glob("curated/**/_MANIFEST.json"))
     assert published == []
+
+
+# The kept reviews' texts (review_str as the job keeps it, trimmed) and their OBT keys; review 5 has no log.
+KEPT_REVIEWS = {
+    1: ("A good movie.", (17850, "Pennsylvania")),
+    2: ("Good,\r\nsecond line", (17850, "Louisiana")),
+    3: ("not good", (13047, "California")),
+    4: ("goodness<br />gracious", (99999, "Atlantis")),
+    5: ("bytes \ufffd\ufffd here", None),
+    6: ("dup", (13047, "California")),
+}
+
+
+def test_the_tagger_scores_every_kept_review_and_the_obt_aggregates_its_scores(spark, hostile_run, tagger_model):
+    from pyspark.ml import PipelineModel
+
+    texts = spark.createDataFrame([(text,) for text, _ in KEPT_REVIEWS.values()], "review_str string")
+    says = {
+        row["review_str"]: (int(row["prediction"]), float(row["probability"][1]))
+        for row in PipelineModel.load(str(tagger_model.folder)).transform(texts).collect()
+    }
+    assert hostile_run["manifest"]["tagger"] == {
+        "uri": tagger_model.uri,
+        "model_version": tagger_model.version,
+        "reviews_scored": len(KEPT_REVIEWS),
+        "predicted_positive": sum(p for p, _ in says.values()),
+    }
+    obt = {
+        (r["customer_id"], r["location"]): r
+        for r in _read(spark, hostile_run["mirror"], f"obt/build_id={BUILD}").collect()
+    }
+    for key in {k for _, k in KEPT_REVIEWS.values() if k}:
+        scores = [says[text] for text, k in KEPT_REVIEWS.values() if k == key]
+        assert obt[key]["predicted_positive"] == sum(p for p, _ in scores), key
+        assert obt[key]["sentiment_score"] == pytest.approx(sum(s for _, s in scores) / len(scores)), key

@@ -15,8 +15,8 @@ from tests.spark_jobs.conftest import SPARK_JOBS
 
 # Importable on Dataproc without shipping: the standard library, pyspark, and our own zip.
 ALLOWED_ROOTS = set(sys.stdlib_module_names) | {"pyspark", "obt_job", "obt_contract"}
-# google-cloud-storage is local-only (mirror mode): only this module may import it.
-LOCAL_ONLY = {"obt_job/mirror.py": {"google"}}
+# google-cloud-storage and google-crc32c are local-only (mirror mode, file:// tests): only this module imports them.
+LOCAL_ONLY = {"obt_job/mirror.py": {"google", "google_crc32c"}}
 JOB = next(archive for archive in archives.archives() if archive.key == "job.package")
 
 

@@ -207,10 +207,13 @@ def test_bad_logs(spark):
 
 
 def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
+    # The tagger's scores (tagging.score): customer 200's review was not scored (no model).
     review_rows = spark.createDataFrame(
-        [(1, 100, 1, "r1"), (2, 100, 0, "r2"), (3, 200, 1, "r3"), (4, 300, 1, "r4")],
-        "review_id bigint, customer_id bigint, positive_review int, review_str string",
-    )
+        [(1, 100, 1, 1, 0.75, "r1"), (2, 100, 0, 1, 0.5, "r2"), (3, 200, 1, None, None, "r3"),
+         (4, 300, 1, 0, 0.1, "r4")],
+        "review_id bigint, customer_id bigint, positive_review int, predicted_positive int, sentiment_score double, "
+        "review_str string",
+    )  # fmt: skip
     day = dt.date(2021, 4, 25)
     log_rows = spark.createDataFrame(
         [
@@ -247,6 +250,9 @@ def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
     assert set(rows) == {100, 200}
     # Two reviews on one key do not double the customer's purchases: aggregated before the join.
     assert (rows[100]["review_count"], rows[100]["review_score"], rows[100]["amount_spent"]) == (2, 1, Decimal("9"))
+    # The tagger's columns: how many reviews it calls positive, their mean P(positive); NULL with none scored.
+    assert (rows[100]["predicted_positive"], rows[100]["sentiment_score"]) == (2, 0.625)
+    assert (rows[200]["predicted_positive"], rows[200]["sentiment_score"]) == (None, None)
     assert rows[100]["count_invoices"] == 3
     # A customer without purchases keeps NULL purchase metrics.
     assert (rows[200]["amount_spent"], rows[200]["count_invoices"], rows[200]["first_invoice_date"]) == (

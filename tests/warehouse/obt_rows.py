@@ -1,4 +1,4 @@
-"""Synthetic build output (the 14-column Parquet contract) for warehouse and loader tests and the benchmark."""
+"""Synthetic build output (the Parquet contract) for warehouse and loader tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from obt_contract.schema import ADDED_COLUMNS
 
 SCHEMA = pa.schema(
     [
@@ -27,8 +29,12 @@ SCHEMA = pa.schema(
         ("count_invoices", pa.int64()),
         ("first_invoice_date", pa.date32()),
         ("last_invoice_date", pa.date32()),
+        ("predicted_positive", pa.int64()),
+        ("sentiment_score", pa.float64()),
     ]
 )
+# A build written before the columns added later (obt_contract.schema.ADDED_COLUMNS): what older Parquet holds.
+SCHEMA_BEFORE_ADDED = pa.schema([field for field in SCHEMA if field.name not in ADDED_COLUMNS])
 KEY = ("customer_id", "log_date", "device", "location", "os", "browser")
 DEVICES = ("Mobile", "Tablet", "Computer")
 OS_BROWSER = (
@@ -63,6 +69,9 @@ def make_rows(n: int, seed: int = 1) -> list[dict[str, Any]]:
                 "count_invoices": rng.randint(1, 20) if has_purchases else None,
                 "first_invoice_date": dt.date(2010, 12, 1) if has_purchases else None,
                 "last_invoice_date": dt.date(2011, 12, 9) if has_purchases else None,
+                # A build without a tagger model leaves both NULL (every eleventh row here).
+                "predicted_positive": rng.randint(0, 3) if i % 11 else None,
+                "sentiment_score": rng.random() if i % 11 else None,
             }
         )
     return rows
@@ -102,10 +111,10 @@ def change(rows: list[dict[str, Any]], share: float, seed: int = 2) -> tuple[lis
     return out, changed, vanished
 
 
-def write_parquet(rows: list[dict[str, Any]], folder: Path, parts: int = 2) -> list[Path]:
-    """Rows as ``parts`` Parquet files in ``folder`` (like Spark's part-*.parquet)."""
+def write_parquet(rows: list[dict[str, Any]], folder: Path, parts: int = 2, schema: pa.Schema = SCHEMA) -> list[Path]:
+    """Rows as ``parts`` Parquet files in ``folder`` (like Spark's part-*.parquet), with ``schema``'s columns."""
     folder.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist(rows, SCHEMA)
+    table = pa.Table.from_pylist(rows, schema)
     size = -(-table.num_rows // parts) if table.num_rows else 0
     paths = []
     for p in range(parts):

@@ -36,6 +36,8 @@ OBT_SCHEMA = [
     ("count_invoices", "INT64"),
     ("first_invoice_date", "DATE"),
     ("last_invoice_date", "DATE"),
+    ("predicted_positive", "INT64"),
+    ("sentiment_score", "FLOAT64"),
 ]
 
 
@@ -94,6 +96,21 @@ def test_ensure_schema_creates_datasets_and_partitioned_clustered_obt(warehouse,
     assert cluster is not None and [e.sql("bigquery") for e in cluster.expressions] == ["customer_id"]
     assert any("`proj.obt_ops.load_ledger`" in s for s in executed_sql(client))
     assert any("`proj.obt_ops.dq_counts`" in s for s in executed_sql(client))
+
+
+def test_ensure_schema_adds_the_later_columns_to_an_older_obt_after_creating_it(warehouse, client):
+    warehouse.ensure_schema()
+    statements = [tree for sql in executed_sql(client) for tree in sqlglot.parse(sql, read="bigquery")]
+    create = next(i for i, t in enumerate(statements) if isinstance(t, exp.Create) and t.this.this.name == "obt")
+    added = [
+        (i, action.name, action.args["kind"].sql("bigquery"))
+        for i, t in enumerate(statements)
+        if isinstance(t, exp.Alter) and t.sql("bigquery").startswith("ALTER TABLE `proj.movie_analytics.obt` ADD")
+        for action in t.args["actions"]
+        if action.args.get("exists")
+    ]
+    assert [(name, kind) for _, name, kind in added] == OBT_SCHEMA[-2:]
+    assert all(i > create for i, _, _ in added)
 
 
 def test_ensure_schema_runs_once_per_process(warehouse, client):

@@ -7,15 +7,18 @@ import itertools
 import threading
 import time
 
+import duckdb
 import pytest
 
 from obt.config import Settings
 from obt.warehouse.base import ledger_row
 from obt.warehouse.duckdb import DuckDbWarehouse
-from tests.warehouse.obt_rows import KEY, change, key, make_rows, write_parquet
+from obt_contract.schema import ADDED_COLUMNS
+from tests.warehouse.obt_rows import KEY, SCHEMA, SCHEMA_BEFORE_ADDED, change, key, make_rows, write_parquet
 
 B1 = "obt-" + "1" * 20
 B2 = "obt-" + "2" * 20
+B3 = "obt-" + "3" * 20
 WATERMARKS = itertools.count(1)
 
 
@@ -33,8 +36,8 @@ def loaded_row(build_id, watermark=None):
     )
 
 
-def load(wh, build_id, rows, folder, watermark=None):
-    files = write_parquet(rows, folder)
+def load(wh, build_id, rows, folder, watermark=None, schema=SCHEMA):
+    files = write_parquet(rows, folder, schema=schema)
     staged = wh.stage(build_id, [str(f) for f in files])
     counts = wh.merge(build_id, loaded_row(build_id, watermark)).counts
     wh.drop_staging(build_id)
@@ -156,6 +159,45 @@ def test_parquet_missing_a_column_fails_loudly(warehouse, tmp_path):
     pq.write_table(pa.table({"customer_id": [1]}), path)
     with pytest.raises(Exception, match="log_date"):
         warehouse.stage(B1, [str(path)])
+
+
+def with_added_columns_null(rows: list[dict]) -> dict[tuple, dict]:
+    return {key(r): r | dict.fromkeys(ADDED_COLUMNS) for r in rows}
+
+
+def test_a_build_written_before_the_added_columns_loads_them_as_null(warehouse, tmp_path):
+    rows = make_rows(80)
+    load(warehouse, B1, rows, tmp_path / "b1", schema=SCHEMA_BEFORE_ADDED)
+    assert data_only(table(warehouse)) == with_added_columns_null(rows)
+    # A newer build that has them fills them in: exactly the rows that have a value change.
+    _, counts = load(warehouse, B2, rows, tmp_path / "b2")
+    assert counts.updated == sum(1 for r in rows if any(r[c] is not None for c in ADDED_COLUMNS)) > 0
+    assert data_only(table(warehouse)) == {key(r): r for r in rows}
+
+
+def test_ensure_schema_upgrades_an_obt_created_before_the_added_columns(warehouse, tmp_path):
+    """The table as obt.sql created it before ADDED_COLUMNS, holding a load: its rows stay, the columns join NULL."""
+    rows = make_rows(60)
+    old_build = write_parquet(rows, tmp_path / "old", 1, SCHEMA_BEFORE_ADDED)
+    with duckdb.connect(str(warehouse.path)) as con:
+        for column in ADDED_COLUMNS:
+            con.execute(f"ALTER TABLE movie_analytics.obt DROP COLUMN {column}")
+        con.execute(
+            "INSERT INTO movie_analytics.obt BY NAME "
+            "SELECT *, $b AS build_id, now() AS loaded_at FROM read_parquet($f)",
+            {"b": B1, "f": [str(p) for p in old_build]},
+        )
+    warehouse.ensure_schema()
+    warehouse.ensure_schema()  # nothing left to add: a no-op
+    with duckdb.connect(str(warehouse.path)) as con:
+        columns = [row[0] for row in con.execute("DESCRIBE movie_analytics.obt").fetchall()]
+    assert columns[-len(ADDED_COLUMNS) :] == list(ADDED_COLUMNS)
+    assert data_only(table(warehouse)) == with_added_columns_null(rows)
+    # Loads work on the upgraded table, whose column order differs from a new one's: builds with and without them.
+    _, counts = load(warehouse, B2, rows, tmp_path / "b2", schema=SCHEMA_BEFORE_ADDED)
+    assert (counts.inserted, counts.updated, counts.deleted) == (0, 0, 0)
+    load(warehouse, B3, rows, tmp_path / "b3")
+    assert data_only(table(warehouse)) == {key(r): r for r in rows}
 
 
 def test_dq_counts_are_recorded_once_per_build(warehouse):

@@ -38,6 +38,18 @@ def test_merge_matches_on_the_key_and_updates_every_other_data_column():
     assert tuple(n.strip() for n in inserted.split(",")) == tuple(c.name for c in schema.TABLE_COLUMNS)
 
 
+def test_the_added_columns_are_the_last_data_columns_and_an_older_obt_gets_them_with_the_contract_types():
+    names = tuple(c.name for c in schema.DATA_COLUMNS)
+    assert names[-len(schema.ADDED_COLUMNS) :] == schema.ADDED_COLUMNS
+    added = [
+        (action.name, action.args["kind"].sql(dialect="bigquery"), action.args.get("exists"), alter.this.name)
+        for alter in sqlglot.parse(sql_text("obt_add_columns").format(obt="t"), read="bigquery")
+        for action in alter.args["actions"]
+    ]
+    types = {c.name: c.bigquery_type for c in schema.DATA_COLUMNS}
+    assert added == [(name, types[name], True, "t") for name in schema.ADDED_COLUMNS]
+
+
 def test_a_drifted_ddl_is_caught():
     """The comparison above is not vacuous: a column renamed in the DDL no longer matches the contract."""
     drifted = sql_text("obt").replace("review_score INT64", "review_points INT64").format(obt="t")

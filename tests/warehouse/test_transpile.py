@@ -10,6 +10,7 @@ from obt.warehouse.transpile import to_duckdb
 
 OWN_SQL = (
     "obt",
+    "obt_add_columns",
     "staging",
     "load_ledger",
     "dq_counts",

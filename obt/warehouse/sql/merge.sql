@@ -17,6 +17,8 @@ WHEN MATCHED AND (
   OR t.count_invoices IS DISTINCT FROM s.count_invoices
   OR t.first_invoice_date IS DISTINCT FROM s.first_invoice_date
   OR t.last_invoice_date IS DISTINCT FROM s.last_invoice_date
+  OR t.predicted_positive IS DISTINCT FROM s.predicted_positive
+  OR t.sentiment_score IS DISTINCT FROM s.sentiment_score
 ) THEN UPDATE SET
   season = s.season,
   region = s.region,
@@ -26,15 +28,17 @@ WHEN MATCHED AND (
   count_invoices = s.count_invoices,
   first_invoice_date = s.first_invoice_date,
   last_invoice_date = s.last_invoice_date,
+  predicted_positive = s.predicted_positive,
+  sentiment_score = s.sentiment_score,
   build_id = @build_id,
   loaded_at = CURRENT_TIMESTAMP()
 WHEN NOT MATCHED BY TARGET THEN INSERT (
   customer_id, log_date, season, device, location, region, os, browser,
   review_count, review_score, amount_spent, count_invoices, first_invoice_date, last_invoice_date,
-  build_id, loaded_at
+  predicted_positive, sentiment_score, build_id, loaded_at
 ) VALUES (
   s.customer_id, s.log_date, s.season, s.device, s.location, s.region, s.os, s.browser,
   s.review_count, s.review_score, s.amount_spent, s.count_invoices, s.first_invoice_date, s.last_invoice_date,
-  @build_id, CURRENT_TIMESTAMP()
+  s.predicted_positive, s.sentiment_score, @build_id, CURRENT_TIMESTAMP()
 )
 WHEN NOT MATCHED BY SOURCE THEN DELETE

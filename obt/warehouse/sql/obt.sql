@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS {obt} (
   count_invoices INT64,
   first_invoice_date DATE,
   last_invoice_date DATE,
+  predicted_positive INT64,
+  sentiment_score FLOAT64,
   build_id STRING,
   loaded_at TIMESTAMP
 )

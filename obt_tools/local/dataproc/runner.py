@@ -4,10 +4,18 @@ Split of work between this endpoint and the job (see ``docs/contracts.md``, "The
 
 - **Inputs (this module).** Every ``gs://`` object named by ``mainPythonFileUri``, ``pythonFileUris``,
   ``fileUris``, ``jarFileUris``, ``archiveUris`` and ``args`` is downloaded through the storage emulator into
-  the mirror ``STATE/dataproc/mirror/<bucket>/<name>`` before the driver starts. A ``gs://`` argument that is
-  a bucket root, ends in ``/``, or names no existing object is an output location: nothing is downloaded.
-  Files that ``spark-submit`` itself must open (main file, py/jar/plain files, archives) are passed as local
-  paths; the job's ``args`` are passed unchanged, still ``gs://``.
+  the mirror ``STATE/dataproc/mirror/<obt_contract.layout.mirror_name(uri)>`` before the driver starts. A
+  ``gs://`` argument that is a bucket root, ends in ``/``, or names no existing object is an output location:
+  nothing is downloaded. Files that ``spark-submit`` itself must open (main file, py/jar/plain files, archives)
+  are passed as local paths; the job's ``args`` are passed unchanged, still ``gs://``.
+- **Pinned inputs.** An argument ``gs://b/name#G`` (a build input, ``docs/contracts.md``) is that generation and
+  no other: it is downloaded with ``generation=G`` into a file of its own (``b/name.generations/G/…``), never
+  the live object, so an object overwritten while the batch was queued or running cannot reach the driver. A
+  generation the emulator no longer has fails the batch before the driver starts, with
+  ``layout.input_gone``'s reason (the local buckets keep no old versions; GCP's raw bucket does). A
+  generation's bytes never change, so a file already staged is not downloaded again; staging one generation
+  deletes the object's other generations that no unfinished batch names (``prune_generations``), so the
+  mirror holds one copy per object plus those in use.
 - **Outputs (the job).** The driver gets ``--conf spark.obt.localGcsMirror=<mirror>``. Under that property
   the job reads ``gs://b/p`` from ``<mirror>/b/p``, writes its outputs there and uploads them through the
   storage emulator itself, before publishing its completion message. This endpoint never uploads anything,
@@ -21,13 +29,16 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from obt_contract.layout import LayoutError, input_gone, mirror_name, split_pinned_uri
 
 MIRROR_PROPERTY = "spark.obt.localGcsMirror"
 # Marks the driver's command line, so a restarted endpoint can find and stop an orphaned driver safely.
@@ -64,11 +75,19 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
+def pinned(uri: str) -> tuple[str, str, int] | None:
+    """``(bucket, name, generation)`` of a pinned ``gs://b/name#G`` argument, ``None`` for any other."""
+    try:
+        return split_pinned_uri(uri)
+    except LayoutError:
+        return None
+
+
 def mirror_path(mirror: Path, uri: str) -> Path:
-    bucket, name = parse_gs_uri(uri)
+    _, name = parse_gs_uri(uri)
     if not name or name.endswith("/"):
         raise BatchSpecError(f"{uri!r} names no object")
-    target = (mirror / bucket / name).resolve()
+    target = (mirror / mirror_name(uri)).resolve()
     if not target.is_relative_to(mirror.resolve()):
         raise BatchSpecError(f"{uri!r} escapes the local mirror")
     return target
@@ -100,6 +119,12 @@ def _arg_downloads(args: Iterable[str], mirror: Path) -> list[tuple[str, Path]]:
             if name and not name.endswith("/"):
                 found.append((uri, mirror_path(mirror, uri)))
     return found
+
+
+def pinned_files(batch: Mapping, mirror: Path) -> set[Path]:
+    """The mirror files of a batch's pinned arguments (Batch JSON as stored): what its driver reads."""
+    args = [str(a) for a in (batch.get("pysparkBatch") or {}).get("args", [])]
+    return {path for uri, path in _arg_downloads(args, mirror) if pinned(uri)}
 
 
 def spark_properties(properties: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -156,7 +181,8 @@ def plan_submit(
     return SubmitPlan(
         command=command,
         downloads=downloads + arg_downloads,
-        optional_downloads=frozenset(uri for uri, _ in arg_downloads),
+        # An argument may name an object the job creates; a pinned one is an input that must exist.
+        optional_downloads=frozenset(uri for uri, _ in arg_downloads if not pinned(uri)),
         dropped_properties=dropped,
     )
 
@@ -183,27 +209,48 @@ def driver_env(base: Mapping[str, str]) -> dict[str, str]:
 def stage_inputs(plan: SubmitPlan, storage_client, log) -> list[str]:
     """Download the plan's gs:// objects into the mirror; returns the output locations skipped.
 
-    Always downloads again: an object may have been replaced since the last batch.
+    A pinned input is downloaded at its generation, once (see the module docstring); anything else is downloaded
+    again every time, since the object may have been replaced since the last batch.
     """
     from google.api_core.exceptions import NotFound
 
     skipped = []
     for uri, target in plan.downloads:
-        bucket, name = parse_gs_uri(uri)
+        version = pinned(uri)
+        if version is not None and target.exists():
+            log.info("pinned input already mirrored", uri=uri, path=str(target))
+            continue
+        bucket, name = (version[0], version[1]) if version else parse_gs_uri(uri)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Unique per download: concurrent batches may stage the same object.
         partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
         try:
-            storage_client.bucket(bucket).blob(name).download_to_filename(str(partial))
+            blob = storage_client.bucket(bucket).blob(name, generation=version[2] if version else None)
+            blob.download_to_filename(str(partial))
         except NotFound:
             partial.unlink(missing_ok=True)
             if uri in plan.optional_downloads:
                 skipped.append(uri)
                 continue
-            raise FileNotFoundError(f"{uri} does not exist") from None
+            raise FileNotFoundError(input_gone(uri) if version else f"{uri} does not exist") from None
         os.replace(partial, target)
         log.info("mirrored input", uri=uri, path=str(target), bytes=target.stat().st_size)
     return skipped
+
+
+def prune_generations(plan: SubmitPlan, keep: Collection[Path], log) -> None:
+    """Delete the mirror files of other generations of the plan's pinned inputs, except those in ``keep``.
+
+    ``keep`` is every unfinished batch's ``pinned_files``: the caller computes it and prunes under one lock that
+    batch creation also takes, so no batch can start reading a generation this removes.
+    """
+    for uri, target in plan.downloads:
+        if pinned(uri) is None:
+            continue
+        for other in target.parent.parent.iterdir():  # b/name.generations/<each generation>/basename
+            if other != target.parent and other / target.name not in keep:
+                shutil.rmtree(other, ignore_errors=True)
+                log.info("older mirrored generation removed", uri=uri, path=str(other))
 
 
 def start_driver(plan: SubmitPlan, log_path: Path, env: Mapping[str, str]) -> subprocess.Popen:

@@ -313,6 +313,10 @@ class DataprocService:
             except Exception as exc:  # noqa: BLE001 - any staging failure fails this batch only
                 self._fail_before_start(batch_id, f"Could not stage inputs: {exc}")
                 return
+            with self.store.lock:  # create_batch's lock: no batch appears between listing what is in use and pruning
+                mirror = self.store.mirror.resolve()
+                unfinished = [r["batch"] for r in self.store.records.values() if r["batch"]["state"] not in TERMINAL]
+                runner.prune_generations(plan, set().union(*(runner.pinned_files(b, mirror) for b in unfinished)), log)
             if skipped:
                 log.info("gs:// arguments without an object treated as outputs", batch_id=batch_id, uris=skipped)
         log_path = self.store.log_path(batch_id)

@@ -1,0 +1,113 @@
+"""The review tagger in the build: the Spark ML model ``--tagger-model`` names scores every kept review.
+
+The model is ``obt tagger train``'s ``PipelineModel`` (``obt_tools.tagger``; the job never imports it): it reads
+``review_str`` and adds ``prediction`` (1.0 = positive) and ``probability`` (index 1 = P(positive)), besides its
+internal columns. The job keeps two columns per review: ``predicted_positive`` (int, the prediction) and
+``sentiment_score`` (double, P(positive)); ``obt.build`` sums the first and averages the second per OBT key.
+
+Decisions:
+
+- **Scored before the cache.** The reviews are scored inside their source's classification (``job.Build``), before
+  its rows are cached without their texts (spark_jobs/README.md, "Texts are not cached"): only the two scores are
+  cached, and the review/log join carries them to the OBT. Scoring the matched rows after the join instead would
+  read and classify the review file a second time, for its texts.
+- **Kept reviews only.** A rejected review never reaches the OBT; its scores are NULL, so the manifest counts the
+  kept reviews only (``manifest_record``). The model runs on every row (rejected rows are a handful): keeping it
+  off them would split the classified plan in two.
+- **No model, no scores.** Without ``--tagger-model`` nothing is loaded and both columns are NULL, typed as with a
+  model, so the rest of the build does not depend on whether there is one.
+- **A model URI names one model.** The build id hashes the model's URI (``obt.trigger.planner``), so a URI must
+  always mean the same model: the URI is a folder named after its model version, and a model whose card
+  (``model_card.json`` beside it) gives another version stops the build before any source is read.
+- **Local runs read a ``file://`` model.** The local Dataproc endpoint mirrors single objects, not folders, so under
+  it a ``gs://`` model is refused with that reason; on Dataproc Spark reads ``gs://`` itself.
+- Built-in functions only: the pipeline's stages run in the JVM, and so does ``vector_to_array``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.ml import PipelineModel
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from obt_job import fs
+from obt_job.paths import PathMap
+
+CARD_NAME = "model_card.json"
+# The fitted model's outputs that the job reads.
+_PREDICTION = "prediction"
+_PROBABILITY = "probability"
+# The columns scoring adds to the classified reviews (and the OBT's, aggregated).
+PREDICTED_POSITIVE = "predicted_positive"
+SENTIMENT_SCORE = "sentiment_score"
+
+
+class TaggerError(ValueError):
+    """The model ``--tagger-model`` names cannot score this build."""
+
+
+@dataclass(frozen=True)
+class Tagger:
+    uri: str  # as --tagger-model gives it
+    model_version: str  # from its card, equal to the folder's name
+    model: PipelineModel
+
+
+def load(spark: SparkSession, paths: PathMap, uri: str) -> Tagger:
+    """The model at ``uri`` and its version, checked against the folder's name (module docstring)."""
+    if paths.mirrored and uri.startswith("gs://"):
+        raise TaggerError(
+            f"tagger model {uri}: the local Dataproc endpoint mirrors objects, not folders; give a file:// URI"
+        )
+    folder = paths.spark_uri(uri).rstrip("/")
+    if not fs.list_names(spark, folder, CARD_NAME, CARD_NAME):
+        raise TaggerError(f"tagger model {uri}: no {CARD_NAME} in the folder")
+    version = json.loads(fs.read_text(spark, f"{folder}/{CARD_NAME}")).get("model_version")
+    named = folder.rsplit("/", 1)[-1]
+    if version != named:
+        raise TaggerError(
+            f"tagger model {uri}: its {CARD_NAME} says model_version {version!r}, the folder is named {named!r}; "
+            "a model URI must name exactly one model version"
+        )
+    return Tagger(uri, version, PipelineModel.load(folder))
+
+
+def score(tagger: Tagger | None, reviews: DataFrame) -> DataFrame:
+    """The classified ``reviews`` (``review_str``, ``reason``, …) with ``predicted_positive`` and
+    ``sentiment_score``: the model's verdict on each kept review, NULL on rejected ones, NULL throughout without
+    a model. No other column of the model's is kept."""
+    if tagger is None:
+        return reviews.withColumns(
+            {PREDICTED_POSITIVE: F.lit(None).cast("int"), SENTIMENT_SCORE: F.lit(None).cast("double")}
+        )
+    kept = F.col("reason").isNull()
+    return tagger.model.transform(reviews).select(
+        *reviews.columns,
+        F.when(kept, F.col(_PREDICTION).cast("int")).alias(PREDICTED_POSITIVE),
+        F.when(kept, vector_to_array(F.col(_PROBABILITY))[1]).alias(SENTIMENT_SCORE),
+    )
+
+
+def tally() -> dict[str, Column]:
+    """What the reviews' count query adds per reason for ``manifest_record``."""
+    return {"scored": F.count(SENTIMENT_SCORE), "tagged_positive": F.sum(PREDICTED_POSITIVE)}
+
+
+def manifest_record(tagger: Tagger | None, review_tally: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The manifest's ``tagger``: which model scored the kept reviews, how many, and how many it calls positive;
+    ``None`` without a model."""
+    if tagger is None:
+        return None
+    kept = [row for row in review_tally if row["reason"] is None]
+    return {
+        "uri": tagger.uri,
+        "model_version": tagger.model_version,
+        "reviews_scored": sum(int(row["scored"]) for row in kept),
+        "predicted_positive": sum(int(row["tagged_positive"] or 0) for row in kept),
+    }
