@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from obt.config import Settings
+from obt_contract.sources import ALL_SOURCES
 from obt_tools.analytics.insights import Warehouse, load_sql, to_records
 
 _INGEST_DATE = re.compile(r"ingest_date=(\d{4}-\d{2}-\d{2})")
@@ -22,7 +23,7 @@ INPUT_LABELS = {
     "log_reviews": "review logs (vendor)",
 }
 # Sources and measures in pipeline order, as ``obt status`` lists them.
-SOURCES = ("user_purchase", "movie_review", "log_reviews", "review_log_join")
+SOURCES = ALL_SOURCES
 MEASURES = ("read", "kept", "quarantined", "unknown_location")
 
 
