@@ -17,6 +17,7 @@ import importlib
 import importlib.metadata
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from obt import log
 from obt.config import ConfigError
@@ -74,6 +75,14 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
             for sub in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
                 found += [sub, *_subparsers(sub)]
     return found
+
+
+def iso_date(text: str) -> date:
+    """An argparse type for a YYYY-MM-DD argument, shared by the commands that take a day."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
 from obt.services import Services
 from obt_tools import backfill
-from obt_tools.cli import reach
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+from obt_tools.cli import iso_date, reach
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--build-id", help="a build id (obt-…); its manifest is read from the curated bucket")
     which.add_argument("--manifest", help="a manifest URI gs://CURATED/obt/build_id=B/_MANIFEST.json")
     which.add_argument(
-        "--all-since", type=_date, metavar="YYYY-MM-DD", help="every build created on or after this day, oldest first"
+        "--all-since",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="every build created on or after this day, oldest first",
     )
     parser.add_argument(
         "--dry-run",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from google.api_core import exceptions as gexc
@@ -12,15 +12,8 @@ from obt import clients
 from obt.errors import UserError
 from obt_contract.layout import gs_uri
 from obt_contract.sources import VENDOR_SOURCES
-from obt_tools.cli import reach
+from obt_tools.cli import iso_date, reach
 from obt_tools.demo import vendor_object
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", type=Path, metavar="FILE", help="movie_review.csv or log_reviews.csv (.gz, .xz)")
     parser.add_argument("--source", choices=VENDOR_SOURCES, help="the vendor source (default: from the file name)")
     parser.add_argument(
-        "--ingest-date", type=_date, metavar="YYYY-MM-DD", help="the delivery's date (default: today, UTC)"
+        "--ingest-date", type=iso_date, metavar="YYYY-MM-DD", help="the delivery's date (default: today, UTC)"
     )
     reach.add_state_dir(parser)
     parser.set_defaults(func=run)
