@@ -9,6 +9,10 @@ Decisions:
 - With the local cloud down, the builds are read from the storage emulator's files in the state folder
   (``STATE/gcs/BUCKET/NAME``: fake-gcs-server's filesystem backend), newest first by file time; running batches
   are then unknown, and a note says so.
+- A build whose batch ended FAILED (or CANCELLED) after writing a succeeded manifest (its driver died between the
+  manifest and the publish, or the publish timed out) was recovered by ``obt reconcile``'s republication: its row says
+  ``succeeded (recovered)`` and why, and whether the load ledger shows it loaded yet, so the FAILED batch an operator
+  sees in Dataproc is explained here (``recovery``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from rich.table import Table
 
 from obt.config import Settings
 from obt.errors import TransientError
-from obt.trigger.batches import Batches
+from obt.trigger.batches import Batches, EndedBatch
 from obt.warehouse.base import Warehouse
 from obt_contract.layout import BUILDS_PREFIX, MANIFEST_NAME, gs_uri, split_gs_uri
 
@@ -67,6 +71,7 @@ class StoredManifests:
 class Status:
     # None: that part could not be read (see notes), as opposed to read and empty.
     running: list[dict[str, Any]] | None = None
+    ended: dict[str, EndedBatch] = field(default_factory=dict)  # build id -> its batch's terminal state
     builds: list[dict[str, Any]] | None = None
     loads: list[dict[str, Any]] | None = None
     dq_counts: list[dict[str, Any]] | None = None
@@ -94,6 +99,28 @@ def recent_builds(objects: Manifests, settings: Settings, limit: int) -> list[di
     return builds
 
 
+def recovery(build: dict[str, Any], batch: EndedBatch | None, loaded: bool) -> str | None:
+    """Why a succeeded build's batch failed, and that the build was recovered; ``None`` for any other build."""
+    if batch is None or build.get("status") != "succeeded" or batch.state not in ("FAILED", "CANCELLED"):
+        return None
+    why = f"batch {batch.state}" + (f" ({batch.state_message})" if batch.state_message else "")
+    then = (
+        "loaded from the message obt reconcile republished"
+        if loaded
+        else "not loaded yet: obt reconcile republishes its message"
+    )
+    return f"recovered: {why} after its manifest was written; {then}"
+
+
+def _annotate_recoveries(status: Status) -> None:
+    loaded = {r["build_id"] for r in status.loads or [] if r["outcome"] == "loaded"}
+    for build in status.builds or []:
+        note = recovery(build, status.ended.get(build["build_id"]), build["build_id"] in loaded)
+        if note is not None:
+            build["status"] = "succeeded (recovered)"
+            build["reason"] = note
+
+
 def running_batches(batches: Batches, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
     """OBT batches pending or running, created within the reconcile lookback (a batch never runs longer)."""
     since = (now or datetime.now(UTC)) - timedelta(hours=settings.reconcile_lookback_hours)
@@ -116,6 +143,8 @@ def collect(
     if batches is not None:
         try:
             status.running = running_batches(batches, settings)
+            since = datetime.now(UTC) - timedelta(hours=settings.reconcile_lookback_hours)
+            status.ended = {b.build_id: b for b in batches.ended_since(since)}
         except TransientError as exc:
             status.notes.append(f"running batches unavailable: {exc}")
     if objects is None:
@@ -135,10 +164,12 @@ def collect(
             status.notes.append(f"builds unavailable (gs://{settings.curated_bucket}): {exc}")
     if warehouse is None:
         status.notes.append(f"no warehouse yet ({settings.warehouse_path}): nothing loaded")
+        _annotate_recoveries(status)
         return status
     warehouse.ensure_schema()
     status.loads = warehouse.query(warehouse.sql("recent_loads"), {"limit": limit})
     status.dq_counts = warehouse.query(warehouse.sql("recent_dq_counts"), {"builds": 3})
+    _annotate_recoveries(status)
     return status
 
 

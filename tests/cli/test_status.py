@@ -35,6 +35,9 @@ class OneRunning:
     def active_since(self, since: datetime) -> list[EndedBatch]:
         return [EndedBatch(self.build, "RUNNING", "", NOW)]
 
+    def ended_since(self, since: datetime) -> list[EndedBatch]:
+        return []
+
 
 def _text(status) -> str:
     console = Console(record=True, width=200)
@@ -91,3 +94,19 @@ def test_cli_with_the_cloud_down_shows_the_stored_builds(own_environ, tmp_path: 
     out = " ".join(capsys.readouterr().out.split())
     assert build in out and "succeeded" in out
     assert f"builds read from {tmp_path / 'state' / 'gcs'}, running batches unknown" in out
+
+
+def test_a_succeeded_build_whose_batch_failed_says_it_was_recovered() -> None:
+    from obt_tools.status import recovery
+
+    failed = EndedBatch("b", "FAILED", "publish timed out", NOW)
+    succeeded = {"build_id": "b", "status": "succeeded"}
+    assert recovery(succeeded, failed, loaded=True) == (
+        "recovered: batch FAILED (publish timed out) after its manifest was written; "
+        "loaded from the message obt reconcile republished"
+    )
+    assert recovery(succeeded, failed, loaded=False).endswith("not loaded yet: obt reconcile republishes its message")
+    # A failed build, a batch that succeeded, or no batch known: nothing to explain.
+    assert recovery({"build_id": "b", "status": "failed"}, failed, loaded=False) is None
+    assert recovery(succeeded, EndedBatch("b", "SUCCEEDED", "", NOW), loaded=True) is None
+    assert recovery(succeeded, None, loaded=True) is None

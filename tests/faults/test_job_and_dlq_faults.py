@@ -44,6 +44,7 @@ from obt_tools import backfill, dlq
 from obt_tools.cli import main as cli_main
 from obt_tools.local import eventarc, functions, pubsub
 from obt_tools.local.procs import free_port
+from obt_tools.status import collect
 from tests.load_obt.builds import build_id, upload_build
 from tests.warehouse.obt_rows import make_rows
 
@@ -64,6 +65,9 @@ class EndedBatches:
 
     def ended_since(self, since: datetime) -> list[EndedBatch]:
         return list(self.ended)
+
+    def active_since(self, since: datetime) -> list[EndedBatch]:
+        return []
 
 
 @dataclass
@@ -145,6 +149,11 @@ class Cloud:
 
     def dead_letters(self) -> list[dlq.DeadLetter]:
         return dlq.list_dead_letters(self.settings, dlq.subscription_path(self.settings), WAIT)
+
+    def status_of(self, build: str) -> dict[str, Any]:
+        """The build's row in ``obt status``'s latest builds."""
+        status = collect(self.settings, self.warehouse, self.services.objects, batches=self.batches)
+        return next(b for b in status.builds or [] if b["build_id"] == build)
 
 
 def _row_key(row: dict[str, Any]) -> tuple:
@@ -244,6 +253,13 @@ def test_a_crashed_driver_ends_in_exactly_one_load_or_one_reason(cloud, crash):
             ["already loaded"] if crash is died_between_the_publish_and_the_marker else []
         )
         assert same_table(cloud.obt(), rows)
+        # The batch FAILED, yet the build is loaded: obt status says it was recovered, and how.
+        row = cloud.status_of(build)
+        assert row["status"] == "succeeded (recovered)", row
+        assert row["reason"] == (
+            "recovered: batch FAILED (Driver preempted) after its manifest was written; "
+            "loaded from the message obt reconcile republished"
+        )
     # Nothing for an operator: nothing due, nothing undelivered, nothing dead-lettered.
     assert {a.action for a in runs[-1].values()} == {"recorded"}
     assert cloud.deliver() == 0 and cloud.dead_letters() == []
