@@ -191,6 +191,19 @@ def _changes(r: dict[str, Any]) -> str:
     return f"+{r['rows_inserted']:,} ~{r['rows_updated']:,} -{r['rows_deleted']:,}"
 
 
+def _partitions(r: dict[str, Any]) -> str:
+    """How much of the OBT a load's MERGE covered: ``all`` (a full MERGE, as every load before the ledger recorded
+    it) or how many ``log_date`` partitions (``0``: nothing changed, no MERGE)."""
+    if r["outcome"] != "loaded":
+        return ""
+    if r.get("partitions") is None:
+        return "all"
+    try:
+        return f"{len(json.loads(r['partitions'])):,}"
+    except (TypeError, ValueError):
+        return "?"
+
+
 def _seconds(r: dict[str, Any]) -> str:
     if r["stage_seconds"] is None:
         return ""
@@ -231,6 +244,7 @@ def render_status(status: Status, console: Console) -> None:
     loads.add_column("outcome", no_wrap=True)
     loads.add_column("staged", justify="right", no_wrap=True)
     loads.add_column("+ins ~upd -del", justify="right", no_wrap=True)
+    loads.add_column("partitions", justify="right", no_wrap=True)
     loads.add_column("MB", justify="right", no_wrap=True)
     loads.add_column("stage / merge s", justify="right", no_wrap=True)
     loads.add_column("reason", overflow="fold")
@@ -242,6 +256,7 @@ def render_status(status: Status, console: Console) -> None:
             _cell(r["outcome"]),
             _cell(r["rows_staged"]),
             _changes(r),
+            _partitions(r),
             _cell(mb),
             _seconds(r),
             _cell(r["reason"]),

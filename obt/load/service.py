@@ -9,9 +9,15 @@ the same code runs in the Cloud Function, the local stack and the tests. Decisio
 4. manifest status not ``succeeded`` -> skipped;
 5. build already loaded -> skipped; older (``input_watermark``) than the last loaded build -> skipped
    (``LoadState.refusal``; a staging table an earlier, crashed delivery left is dropped);
-6. otherwise stage (staged rows must equal the manifest's ``obt.rows``, else rejected), then ``warehouse.merge``:
-   the MERGE and its ledger row ``loaded`` (rows inserted/updated/deleted, bytes, timings) in ONE transaction
-   that checks step 5 again on the ledger it reads, so the ledger cannot disagree with the table.
+6. otherwise stage (staged rows must equal the manifest's ``obt.rows``, else rejected), then plan the MERGE's
+   scope (``plan_scope``: the ``log_date`` partitions that differ from the last loaded build, which the OBT
+   equals; or all of them, with the reason, when that cannot be shown: ``obt.load.partitions``), then
+   ``warehouse.merge``: the MERGE within that scope and its ledger row ``loaded`` (rows inserted/updated/deleted,
+   the partitions MERGEd, bytes, timings) in ONE transaction that checks step 5 again on the ledger it reads, so
+   the ledger cannot disagree with the table, and that the last loaded build is still the one the scope was
+   planned against. When another load got in between (BigQuery: no lock spans the plan and the transaction), the
+   transaction changes nothing and the scope is planned again, at most ``MAX_PLANS`` times, then the delivery
+   fails as transient and is redelivered.
 
 An exception on the way leaves a ledger row ``failed`` (when the warehouse can still take it) and propagates.
 Every reason stored or logged is cut to a fixed length (``obt_contract.message.truncate``); a malformed or
@@ -40,14 +46,23 @@ from pathlib import Path
 from typing import Any
 
 from obt.config import Settings
-from obt.errors import PermanentError
+from obt.errors import PermanentError, TransientError
 from obt.load.messages import CompletionMessage, MessageError, decode_pubsub_event, parse_message
+from obt.load.partitions import MergePlan, full_merge, plan_merge
 from obt.log import get_logger
 from obt.objects import Objects
 from obt.services import Services
-from obt.warehouse.base import Warehouse, ledger_row
+from obt.warehouse.base import LoadState, MergeResult, Warehouse, ledger_row
+from obt_contract import ContractError
 from obt_contract.layout import build_prefix
-from obt_contract.message import MAX_REASON_CHARS, STATUSES, truncate
+from obt_contract.message import (
+    MAX_REASON_CHARS,
+    STATUSES,
+    check_build_id,
+    check_manifest_uri,
+    completion_message,
+    truncate,
+)
 from obt_contract.sources import LOG_REVIEWS
 
 log = get_logger(__name__)
@@ -57,6 +72,9 @@ FAULT_POINTS = ("after_staging", "after_merge", "after_ledger")
 REASON_CHARS = MAX_REASON_CHARS + 100
 # A rejected message's log line: the reason may quote message text (a bad build id, say); keep a glimpse only.
 REJECTED_REASON_CHARS = 300
+# Plans of one delivery's MERGE scope; each one after the first follows another load that moved the last loaded
+# build in between, which the deployment (one instance, one request at a time) makes rare. Then: redelivery.
+MAX_PLANS = 3
 
 
 class InjectedFault(RuntimeError):
@@ -78,6 +96,7 @@ class BuildManifest:
     rows: int | None
     sources: dict[str, Any]
     metrics: dict[str, Any]
+    obt: dict[str, Any] = field(default_factory=dict)  # the manifest's obt section as written (its partitions)
 
 
 @dataclass
@@ -123,6 +142,7 @@ def parse_manifest(doc: Mapping[str, Any], message: CompletionMessage, curated_b
         rows=rows if isinstance(rows, int) else None,
         sources=sources if isinstance(sources, dict) else {},
         metrics=metrics if isinstance(metrics, dict) else {},
+        obt=obt if isinstance(obt, dict) else {},
     )
 
 
@@ -132,6 +152,24 @@ def read_manifest(objects: Objects, message: CompletionMessage, curated_bucket: 
     if doc is None:
         raise ManifestError(f"object not found: {message.manifest_uri}")
     return parse_manifest(doc, message, curated_bucket)
+
+
+def plan_scope(manifest: BuildManifest, state: LoadState, objects: Objects, settings: Settings) -> MergePlan:
+    """The partitions the build's MERGE must cover, against the last loaded build of ``state`` (the OBT equals it):
+    its manifest is read here, and one that cannot be (gone, not JSON, not that build's) makes a full MERGE.
+
+    A transient storage error propagates instead: the delivery is retried, since falling back would bill the whole
+    table for a blip (the build's own manifest was read a moment ago)."""
+    base = state.last_build_id
+    if base is None:
+        return plan_merge(manifest.obt, None, None)
+    try:
+        # The ledger's text is checked as a message's would be before it names an object to read.
+        uri = check_manifest_uri(state.last_manifest_uri, check_build_id(base), settings.curated_bucket)
+        base_manifest = read_manifest(objects, completion_message(base, uri, "succeeded"), settings.curated_bucket)
+    except (PermanentError, ContractError) as exc:
+        return full_merge(f"the manifest of the last loaded build {base} cannot be read: {truncate(str(exc), 300)}")
+    return plan_merge(manifest.obt, base, base_manifest.obt)
 
 
 def dq_rows(sources: Mapping[str, Any], metrics: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -299,7 +337,7 @@ def _decide_and_load(
         stage_seconds=round(t1 - t0, 3),
         **context,
     )
-    merged = warehouse.merge(message.build_id, loaded, before_ledger=lambda: fault_point("after_merge"))
+    merged = _merge(manifest, settings, warehouse, objects, loaded, fields)
     if merged.ledger is None:
         # Refused by the ledger its transaction read: another load got there first (BigQuery, two instances).
         _drop_staging(warehouse, message.build_id, fields)
@@ -308,6 +346,40 @@ def _decide_and_load(
     fault_point("after_ledger")
     _drop_staging(warehouse, message.build_id, fields)
     return ledger.report(merged.ledger)
+
+
+def _merge(
+    manifest: BuildManifest,
+    settings: Settings,
+    warehouse: Warehouse,
+    objects: Objects,
+    loaded: dict[str, Any],
+    fields: dict[str, Any],
+) -> MergeResult:
+    """Plan the MERGE's scope and run it; plan again when the transaction found the last loaded build moved."""
+    for attempt in range(1, MAX_PLANS + 1):
+        # Read afresh: staging took a while, and a retry follows another load.
+        plan = plan_scope(manifest, warehouse.load_state(manifest.build_id), objects, settings)
+        log.info("merge planned", attempt=attempt, **plan.log_fields(), **fields)
+        merged = warehouse.merge(
+            manifest.build_id, loaded, before_ledger=lambda: fault_point("after_merge"), scope=plan.scope
+        )
+        if (
+            merged.ledger is not None
+            or merged.state.refusal(manifest.input_watermark) is not None
+            or not plan.scope.stale(merged.state)
+        ):
+            return merged
+        log.warning(
+            "the last loaded build moved while the merge was planned; planning again",
+            attempt=attempt,
+            planned_against=plan.scope.base_build_id,
+            last_loaded=merged.state.last_build_id,
+            **fields,
+        )
+    raise TransientError(
+        f"the last loaded build moved during each of {MAX_PLANS} merge plans (other loads kept committing)"
+    )
 
 
 def _drop_staging(warehouse: Warehouse, build_id: str, fields: dict[str, Any]) -> None:

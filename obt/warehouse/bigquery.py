@@ -7,9 +7,12 @@ script's last SELECT; ``merge_seconds`` stays NULL, since inside a transaction t
 (``CURRENT_TIMESTAMP()`` is its start): the job's own statistics hold its duration.
 
 Idempotence under at-least-once delivery comes from deterministic job ids: the load of build B is job
-``obt_load_B`` and its script ``obt_merge_B``. A redelivery that finds the job (409) fetches it and waits on
-it instead of running the work twice, so a load that committed just before a crash is reported with its
-own row counts. When such an existing job failed, its id is spent: the next one is ``…_2``, ``…_3`` …
+``obt_load_B`` and its script ``obt_merge_B`` (a full MERGE) or ``obt_merge_B_pXXXXXXXXXXXX`` (a MERGE bounded to
+some partitions: the suffix digests them and the build they were computed against, so a script that found that
+build moved and did nothing is never taken for the answer to the next plan). A redelivery that finds the job (409)
+fetches it and waits on it instead of running the work twice, so a load that committed just before a crash is
+reported with its own row counts. When such an existing job failed, its id is spent: the next one is ``…_2``,
+``…_3`` …
 A job id is never retried by the client library itself (``job_retry=None``): the same id cannot run twice.
 
 BigQuery allows few concurrent mutating DML statements per table and aborts one of two transactions that
@@ -37,12 +40,14 @@ from obt.errors import TransientError
 from obt.log import get_logger
 from obt.retryable import is_transient
 from obt.warehouse.base import (
+    FULL_MERGE,
     NO_LEDGER,
     SCHEMA_SQL,
     LedgerSummary,
     LoadState,
     MergeCounts,
     MergeResult,
+    MergeScope,
     StageResult,
     data_schema,
     ddl_columns,
@@ -133,9 +138,9 @@ class BigQueryWarehouse:
     def _table(self, dataset: str, table: str) -> str:
         return f"`{self.settings.project}.{dataset}.{table}`"
 
-    def sql(self, name: str, build_id: str = "") -> str:
+    def sql(self, name: str, build_id: str = "", scope: MergeScope = FULL_MERGE) -> str:
         """``sql/NAME.sql`` with this warehouse's table names."""
-        return render(name, self._table, self.settings, build_id)
+        return render(name, self._table, self.settings, build_id, scope)
 
     def staging_table_id(self, build_id: str) -> str:
         return f"{self.settings.project}.{self.settings.staging_dataset}.{staging_table_name(build_id)}"
@@ -194,9 +199,9 @@ class BigQueryWarehouse:
 
     # -- loads --------------------------------------------------------------------------------------------
 
-    def _deterministic_job(self, kind: str, build_id: str, submit: Callable[[str], Any], usable=None):
-        """Run ``submit(job_id)`` under ids ``obt_KIND_B``, ``obt_KIND_B_2``, …; reuse an existing job (409)."""
-        base = f"obt_{kind}_{build_id}"
+    def _deterministic_job(self, kind: str, build_id: str, submit: Callable[[str], Any], usable=None, suffix: str = ""):
+        """Run ``submit(job_id)`` under ids ``obt_KIND_B[_SUFFIX]``, then ``…_2``, …; reuse an existing job (409)."""
+        base = f"obt_{kind}_{build_id}" + (f"_{suffix}" if suffix else "")
         retries = 0
         for index in range(1, MAX_JOB_IDS + 1):
             job_id = base if index == 1 else f"{base}_{index}"
@@ -235,6 +240,8 @@ class BigQueryWarehouse:
             create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
             schema=[bigquery.SchemaField(name, kind) for name, kind in data_schema()],
             decimal_target_types=["NUMERIC", "BIGNUMERIC"],
+            # Partitioned like the OBT (and sql/staging.sql): a MERGE bounded to some partitions reads only those.
+            time_partitioning=bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="log_date"),
         )
 
     def _staging_exists(self, build_id: str) -> bool:
@@ -264,38 +271,56 @@ class BigQueryWarehouse:
         )
         return StageResult(rows=int(job.output_rows or 0), bytes=int(job.input_file_bytes or 0))
 
-    def load_script(self, build_id: str) -> str:
-        """``sql/load.sql`` made whole: the ledger check, the MERGE and the ledger row of ``build_id``."""
+    def load_script(self, build_id: str, scope: MergeScope = FULL_MERGE) -> str:
+        """``sql/load.sql`` made whole: the ledger check, the MERGE within ``scope`` and the ledger row of
+        ``build_id``."""
         insert = _PARAMETER.sub(lambda m: SCRIPT_VALUES.get(m[1], m[0]), self.sql("insert_ledger"))
         return render(
             "load",
             self._table,
             self.settings,
             build_id,
+            scope,
             load_state=self.sql("load_state").strip(),
-            merge=self.sql("merge", build_id).strip(),
+            merge=self.sql("merge", build_id, scope).strip(),
             insert_ledger=insert.strip(),
         )
 
     def merge(
-        self, build_id: str, ledger: Mapping[str, Any], before_ledger: Callable[[], None] = nothing
+        self,
+        build_id: str,
+        ledger: Mapping[str, Any],
+        before_ledger: Callable[[], None] = nothing,
+        scope: MergeScope = FULL_MERGE,
     ) -> MergeResult:
         # No client-side moment lies between the script's MERGE and its ledger row; the hook runs before the job,
         # which leaves what a crash inside the transaction leaves: nothing committed.
         before_ledger()
-        script = self.load_script(build_id)
+        script = self.load_script(build_id, scope)
+        ledger = {**ledger, "partitions": scope.ledger_value()}
         used = set(_PARAMETER.findall(script))
-        params = {**{k: v for k, v in ledger.items() if k in used}, "build_id": build_id}
-        config = bigquery.QueryJobConfig(query_parameters=query_parameters(params, dict(ddl_columns("load_ledger"))))
+        params = {
+            **{k: v for k, v in ledger.items() if k in used},
+            "build_id": build_id,
+            # Checked, not formatted into the script: NULL for a full MERGE, which no other load can make wrong.
+            "base_build_id": None if scope.full else scope.base_build_id,
+        }
+        types = {**dict(ddl_columns("load_ledger")), "base_build_id": "STRING"}
+        config = bigquery.QueryJobConfig(query_parameters=query_parameters(params, types))
         job = self._deterministic_job(
             "merge",
             build_id,
             lambda job_id: self.client.query(
                 script, job_config=config, job_id=job_id, location=self.settings.bq_location, job_retry=None
             ),
+            suffix="" if scope.full else scope.key(),
         )
         (result,) = (dict(row.items()) for row in job.result())
-        state = LoadState(times_loaded=int(result["times_loaded"] or 0), last_watermark=result["last_watermark"])
+        state = LoadState(
+            times_loaded=int(result["times_loaded"] or 0),
+            last_watermark=result["last_watermark"],
+            last_build_id=result.get("last_build_id"),
+        )
         if result["inserted_rows"] is None:
             return MergeResult(state)
         counts = MergeCounts(
@@ -313,7 +338,12 @@ class BigQueryWarehouse:
 
     def load_state(self, build_id: str) -> LoadState:
         row = self.query(self.sql("load_state"), {"build_id": build_id})[0]
-        return LoadState(times_loaded=int(row["times_loaded"] or 0), last_watermark=row["last_watermark"])
+        return LoadState(
+            times_loaded=int(row["times_loaded"] or 0),
+            last_watermark=row["last_watermark"],
+            last_build_id=row.get("last_build_id"),
+            last_manifest_uri=row.get("last_manifest_uri"),
+        )
 
     def record_load(self, row: Mapping[str, Any]) -> None:
         self._run_query(self.sql("insert_ledger"), row, dict(ddl_columns("load_ledger")))

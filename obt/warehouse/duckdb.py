@@ -6,8 +6,8 @@ A DuckDB file admits one writing process at a time, and loads must not interleav
 file only for that long: the function server, the CLI and tests can take turns on the same file.
 
 ``merge`` is one DuckDB transaction driven from Python (DuckDB has no procedural SQL for ``sql/load.sql``):
-ledger check, MERGE, ledger row, COMMIT; any error rolls back, and a killed process leaves no uncommitted
-change in the file.
+ledger check (refusal, and the scope's base), MERGE within its scope (none when nothing changed), ledger row,
+COMMIT; any error rolls back, and a killed process leaves no uncommitted change in the file.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ from obt.config import Settings
 from obt.log import get_logger
 from obt.warehouse import transpile
 from obt.warehouse.base import (
+    FULL_MERGE,
     NO_LEDGER,
     SCHEMA_SQL,
     LedgerSummary,
     LoadState,
     MergeCounts,
     MergeResult,
+    MergeScope,
     StageResult,
     data_columns,
     nothing,
@@ -113,9 +115,9 @@ class DuckDbWarehouse:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def sql(self, name: str, build_id: str = "") -> str:
+    def sql(self, name: str, build_id: str = "", scope: MergeScope = FULL_MERGE) -> str:
         """``sql/NAME.sql`` with this warehouse's table names."""
-        return render(name, _table, self.settings, build_id)
+        return render(name, _table, self.settings, build_id, scope)
 
     def ensure_schema(self) -> None:
         s = self.settings
@@ -130,8 +132,10 @@ class DuckDbWarehouse:
             return self._load_state(conn, build_id)
 
     def _load_state(self, conn: duckdb.DuckDBPyConnection, build_id: str) -> LoadState:
-        times_loaded, last_watermark = self._execute(conn, self.sql("load_state"), {"build_id": build_id}).fetchone()
-        return LoadState(times_loaded=int(times_loaded or 0), last_watermark=last_watermark)
+        times_loaded, last_watermark, last_build_id, last_manifest_uri = self._execute(
+            conn, self.sql("load_state"), {"build_id": build_id}
+        ).fetchone()
+        return LoadState(int(times_loaded or 0), last_watermark, last_build_id, last_manifest_uri)
 
     def _staging_dir(self, build_id: str) -> Path:
         return Path(self.settings.state_dir) / "staging" / staging_table_name(build_id)
@@ -168,28 +172,27 @@ class DuckDbWarehouse:
         return StageResult(rows=int(rows), bytes=sum(f.stat().st_size for f in files))
 
     def merge(
-        self, build_id: str, ledger: Mapping[str, Any], before_ledger: Callable[[], None] = nothing
+        self,
+        build_id: str,
+        ledger: Mapping[str, Any],
+        before_ledger: Callable[[], None] = nothing,
+        scope: MergeScope = FULL_MERGE,
     ) -> MergeResult:
-        sql = transpile.to_duckdb(self.sql("merge", build_id)) + " RETURNING merge_action"
+        sql = transpile.to_duckdb(self.sql("merge", build_id, scope)) + " RETURNING merge_action"
         with self._conn() as conn:
             conn.execute("BEGIN TRANSACTION")
             try:
                 state = self._load_state(conn, build_id)
-                if state.refusal(ledger["input_watermark"]) is not None:
+                if state.refusal(ledger["input_watermark"]) is not None or scope.stale(state):
                     conn.execute("ROLLBACK")
                     return MergeResult(state)
                 started = time.perf_counter()
-                # One action per changed row: counted as an array, since a million Python tuples take seconds.
-                actions = conn.execute(sql, {"build_id": build_id}).fetchnumpy()["merge_action"]
-                values, tallies = np.unique(np.asarray(actions, dtype=str), return_counts=True)
-                counts = dict(zip(values.tolist(), tallies.tolist(), strict=True))
-                merged = MergeCounts(
-                    inserted=counts.get("INSERT", 0), updated=counts.get("UPDATE", 0), deleted=counts.get("DELETE", 0)
-                )
+                merged = MergeCounts(0, 0, 0) if scope.empty else self._merge_counts(conn, sql, build_id)
                 before_ledger()
                 row = {
                     **ledger,
                     **merged.ledger_values(),
+                    "partitions": scope.ledger_value(),
                     "merge_seconds": round(time.perf_counter() - started, 3),
                     "finished_at": datetime.now(UTC),
                 }
@@ -200,6 +203,16 @@ class DuckDbWarehouse:
                     conn.execute("ROLLBACK")
                 raise
         return MergeResult(state, merged, row)
+
+    @staticmethod
+    def _merge_counts(conn: duckdb.DuckDBPyConnection, sql: str, build_id: str) -> MergeCounts:
+        # One action per changed row: counted as an array, since a million Python tuples take seconds.
+        actions = conn.execute(sql, {"build_id": build_id}).fetchnumpy()["merge_action"]
+        values, tallies = np.unique(np.asarray(actions, dtype=str), return_counts=True)
+        counts = dict(zip(values.tolist(), tallies.tolist(), strict=True))
+        return MergeCounts(
+            inserted=counts.get("INSERT", 0), updated=counts.get("UPDATE", 0), deleted=counts.get("DELETE", 0)
+        )
 
     def drop_staging(self, build_id: str) -> None:
         with self._conn() as conn:

@@ -16,6 +16,7 @@ sqlglot translates most of BigQuery's dialect, but silently changes meaning in a
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -43,12 +44,19 @@ def _fix(node: exp.Expression) -> exp.Expression:
 
 def statements(sql: str) -> list[str]:
     """Every statement of a BigQuery script, each translated to DuckDB."""
+    return list(_statements(sql))
+
+
+# A load runs the same few texts every time (schema, ledger, MERGE), and parsing them costs more than running them
+# on a small table.
+@lru_cache(maxsize=256)
+def _statements(sql: str) -> tuple[str, ...]:
     out = []
     for tree in sqlglot.parse(sql, read="bigquery"):
         if tree is None:
             continue
         out.append(tree.transform(_fix).sql(dialect="duckdb"))
-    return out
+    return tuple(out)
 
 
 def to_duckdb(sql: str) -> str:

@@ -1,6 +1,9 @@
 """The load under real faults: a crash at every boundary of a load, then redeliveries and older builds out of order;
 and hostile sizes (a 40 MB message, reasons of megabytes). In-process, on DuckDB, with synthetic builds (no Spark).
 
+Builds record their partitions, so every load after the first MERGEs only the partitions it changes
+(``obt.load.partitions``): a crash inside a bounded MERGE rolls back as a full one does.
+
 The promise: whatever crashed, the OBT equals the newest build the ledger says is loaded, after every delivery,
 and ends equal to the newest succeeded build; each build is ``loaded`` in the ledger once; nothing is left staged;
 no log line or ledger reason carries more than a fixed length of text.
@@ -95,6 +98,9 @@ def test_a_crash_at_any_boundary_then_redeliveries_and_older_builds(env, rows, m
     assert data(obt_rows(warehouse)) == {key(r): r for r in rows[B2]}
     loaded = [r["build_id"] for r in ledger(warehouse) if r["outcome"] == "loaded"]
     assert loaded.count(B2) == loaded.count(B1) == 1 and loaded.count(MID) <= 1
+    # B2's MERGE was bounded to the partitions it changed (its manifest and the last loaded one record them).
+    (b2,) = [r for r in ledger(warehouse) if r["outcome"] == "loaded" and r["build_id"] == B2]
+    assert isinstance(json.loads(b2["partitions"]), list)
     b2_loaded = "committed" if point == "after_ledger" else next(i for i, (b, r) in enumerate(results) if b == B2)
     after = results if b2_loaded == "committed" else results[b2_loaded + 1 :]
     assert after and all(r.outcome == "skipped" for _, r in after)

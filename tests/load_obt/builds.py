@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
+import json
 import shutil
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,45 @@ def build_id(label: str) -> str:
     return "obt-" + hashlib.sha256(label.encode()).hexdigest()[:20]
 
 
-def manifest(build: str, files: list[str], rows: int, watermark: int, status: str = "succeeded") -> dict[str, Any]:
+def _canonical(value: Any) -> Any:
+    """One value as text that equal values share: a NUMERIC at its 9 decimals, a date in ISO form."""
+    if isinstance(value, Decimal):
+        return str(value.quantize(Decimal("1e-9")))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def partition_digests(rows: list[dict[str, Any]], schema: pa.Schema = SCHEMA) -> dict[str, dict[str, Any]]:
+    """The manifest's ``obt.partitions`` for ``rows`` written with ``schema``: per ``log_date``, the row count and an
+    order-independent digest of the rows (the sum of a 64-bit hash of each row's values, modulo 2**64; the Spark
+    job's hash differs, and only equality matters to the loader)."""
+    counts: dict[str, int] = {}
+    sums: dict[str, int] = {}
+    for row in rows:
+        day = row["log_date"].isoformat()
+        text = json.dumps([_canonical(row.get(name)) for name in schema.names])
+        value = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+        counts[day] = counts.get(day, 0) + 1
+        sums[day] = (sums.get(day, 0) + value) % 2**64
+    return {day: {"rows": counts[day], "digest": f"{sums[day]:016x}"} for day in sorted(counts)}
+
+
+def manifest(
+    build: str,
+    files: list[str],
+    rows: int,
+    watermark: int,
+    status: str = "succeeded",
+    partitions: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A build manifest; ``partitions`` (``partition_digests``) is left out when ``None``, as manifests written
+    before it lack it."""
+    obt: dict[str, Any] = {"uri_prefix": f"gs://{CURATED}/{build_prefix(build)}", "files": files, "rows": rows}
+    if partitions is not None:
+        obt["partitions"] = partitions
     return {
         "build_id": build,
         "status": status,
@@ -41,7 +82,7 @@ def manifest(build: str, files: list[str], rows: int, watermark: int, status: st
             "log_reviews": [],
         },
         "created_at": "2026-11-23T00:00:00+00:00",
-        "obt": {"uri_prefix": f"gs://{CURATED}/{build_prefix(build)}", "files": files, "rows": rows},
+        "obt": obt,
         "sources": {
             "user_purchase": {"read": 10, "kept": 7, "quarantined": {"missing_customer": 2, "duplicate": 1}},
             "movie_review": {"read": rows, "kept": rows, "quarantined": {}},
@@ -78,12 +119,21 @@ class LocalBuilds:
         self.docs: dict[str, dict[str, Any]] = {}
 
     def add(
-        self, build: str, rows: list[dict], watermark: int, status: str = "succeeded", schema: pa.Schema = SCHEMA
+        self,
+        build: str,
+        rows: list[dict],
+        watermark: int,
+        status: str = "succeeded",
+        schema: pa.Schema = SCHEMA,
+        partitions: bool = True,
     ) -> dict[str, Any]:
-        """``build`` in the bucket, its Parquet with ``schema``'s columns (older builds: ``SCHEMA_BEFORE_ADDED``)."""
+        """``build`` in the bucket, its Parquet with ``schema``'s columns (older builds: ``SCHEMA_BEFORE_ADDED``),
+        its manifest with ``obt.partitions`` unless ``partitions`` is false (a manifest written before them)."""
         folder = self.root / CURATED / build_prefix(build)
-        files = [p.name for p in write_parquet(rows, folder, schema=schema)] if status == "succeeded" else []
-        doc = manifest(build, files, len(rows), watermark, status)
+        succeeded = status == "succeeded"
+        files = [p.name for p in write_parquet(rows, folder, schema=schema)] if succeeded else []
+        digests = partition_digests(rows, schema) if succeeded and partitions else None
+        doc = manifest(build, files, len(rows), watermark, status, digests)
         self.docs[manifest_uri(build)] = doc
         return doc
 
@@ -129,14 +179,13 @@ def upload_build(
     settings, tmp: Path, build: str, rows: list[dict], watermark: int, status: str = "succeeded"
 ) -> dict[str, Any]:
     """Write a build to the curated bucket of the storage emulator: Parquet parts, then the manifest last."""
-    import json
-
     from obt import clients
 
     bucket = clients.storage(settings).bucket(settings.curated_bucket)
     files = write_parquet(rows, tmp / build) if status == "succeeded" else []
     for path in files:
         bucket.blob(build_prefix(build) + path.name).upload_from_filename(str(path))
-    doc = manifest(build, [p.name for p in files], len(rows), watermark, status)
+    digests = partition_digests(rows) if status == "succeeded" else None
+    doc = manifest(build, [p.name for p in files], len(rows), watermark, status, digests)
     bucket.blob(build_manifest_name(build)).upload_from_string(json.dumps(doc), content_type="application/json")
     return doc

@@ -48,3 +48,25 @@ def test_status_cli_without_local_cloud_or_warehouse(tmp_path, monkeypatch, caps
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert "local cloud is not running" in out and "no warehouse yet" in out
+
+
+def test_status_says_how_many_partitions_each_load_merged(tmp_path):
+    settings = Settings(state_dir=tmp_path, warehouse_path=tmp_path / "w.duckdb", curated_bucket=CURATED)
+    objects = Objects(tmp_path / "gcs")
+    warehouse = DuckDbWarehouse(settings, fetch=objects.fetch)
+    services = local_services(settings, objects, warehouse)
+    rows = make_rows(24)
+    first, second = build_id("status-full"), build_id("status-bounded")
+    objects.add(first, rows, watermark=3)
+    objects.add(second, rows + [{**rows[0], "log_date": rows[0]["log_date"].replace(month=2)}], watermark=4)
+    for build in (first, second, second):
+        load_build(parse_message(message(build), CURATED), settings, services)
+
+    console = Console(record=True, width=250)
+    render_status(collect(settings, warehouse, objects, limit=5), console)
+    text = console.export_text()
+    assert "┃ partitions ┃" in text
+    # finished, build, outcome, staged, +ins ~upd -del, partitions: per loaded build.
+    rows = ([cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if "│ loaded " in line)
+    loads = {cells[1]: cells[4:6] for cells in rows}
+    assert loads == {first: ["+24 ~0 -0", "all"], second: ["+1 ~0 -0", "1"]}

@@ -16,7 +16,7 @@ from obt import clients
 from obt.config import Settings
 from obt.errors import TransientError
 from obt.warehouse import bigquery as bq
-from obt.warehouse.base import ledger_columns, ledger_row
+from obt.warehouse.base import LoadState, MergeScope, ledger_columns, ledger_row
 from obt.warehouse.bigquery import BigQueryWarehouse, query_parameters
 
 BUILD = "obt-0123456789abcdef0123"
@@ -134,6 +134,8 @@ def test_stage_runs_a_parquet_load_job_with_a_deterministic_id(warehouse, client
     assert config.source_format == bigquery.SourceFormat.PARQUET
     assert config.write_disposition == bigquery.WriteDisposition.WRITE_TRUNCATE
     assert [(f.name, f.field_type) for f in config.schema] == OBT_SCHEMA
+    # Partitioned like the OBT, so that a bounded MERGE reads only its partitions of the staged build too.
+    assert (config.time_partitioning.field, config.time_partitioning.type_) == ("log_date", "DAY")
 
 
 def test_stage_409_waits_on_the_existing_job(warehouse, client):
@@ -162,11 +164,12 @@ def test_stage_409_whose_staging_table_expired_loads_again(warehouse, client):
     assert client.load_table_from_uri.call_args.kwargs["job_id"] == f"obt_load_{BUILD}_2"
 
 
-def script_result(inserted=3, updated=2, deleted=1, times_loaded=0, last_watermark=7):
+def script_result(inserted=3, updated=2, deleted=1, times_loaded=0, last_watermark=7, last_build_id=None):
     """What the load script's last SELECT returns (counts NULL when the ledger refused the build)."""
     values = {
         "times_loaded": times_loaded,
         "last_watermark": last_watermark,
+        "last_build_id": last_build_id,
         "inserted_rows": inserted,
         "updated_rows": updated,
         "deleted_rows": deleted,
@@ -338,3 +341,122 @@ def test_merge_sql_covers_every_column_of_the_obt():
     assert [c.name for c in insert.this.expressions] == [name for name, _ in OBT_SCHEMA] + ["build_id", "loaded_at"]
     compared = {c.name for c in tree.args["whens"].expressions[0].args["condition"].find_all(exp.Column)}
     assert compared == values
+
+
+BASE = "obt-" + "b" * 20
+SCOPE = MergeScope((dt.date(2021, 1, 3), dt.date(2021, 1, 1)), BASE)
+DATES = ["2021-01-01", "2021-01-03"]
+
+
+def date_literals(node: exp.Expression) -> list[str]:
+    """The values of an ``IN (DATE '…', …)`` list, each checked to be a literal (no parameter, no column)."""
+    values = []
+    for item in node.expressions:
+        assert isinstance(item, exp.Cast) and item.to.this == exp.DataType.Type.DATE, item.sql("bigquery")
+        assert isinstance(item.this, exp.Literal) and item.this.is_string, item.sql("bigquery")
+        values.append(item.this.this)
+    return values
+
+
+def partition_filter(node: exp.Expression | None) -> tuple[str, list[str]]:
+    """``(column, dates)`` of the one ``IN`` filter in ``node``."""
+    assert node is not None
+    (found,) = list(node.find_all(exp.In))
+    return found.this.sql("bigquery"), date_literals(found)
+
+
+def test_a_bounded_merge_filters_source_target_and_deletes_with_literal_dates(warehouse, client):
+    client.query.return_value = script_result(inserted=4, updated=1, deleted=0, last_build_id=BASE)
+    merged = warehouse.merge(BUILD, loaded_row(), scope=SCOPE)
+    assert merged.ledger["partitions"] == '["2021-01-01", "2021-01-03"]'
+    call = client.query.call_args
+    assert call.kwargs["job_id"] == f"obt_merge_{BUILD}_{SCOPE.key()}"
+    script = call.args[0]
+    merge = next(t for t in sqlglot.parse(script, read="bigquery") if isinstance(t, exp.Merge))
+    source = merge.args["using"]
+    assert isinstance(source, exp.Subquery) and source.find(exp.Table).sql("bigquery") == (
+        "`proj.obt_staging.obt_obt_0123456789abcdef0123`"
+    )
+    assert partition_filter(source.this.args["where"]) == ("log_date", DATES)
+    on = merge.args["on"]
+    assert isinstance(on, exp.And) and partition_filter(on.find(exp.In).parent) == ("t.log_date", DATES)
+    by_source = next(w for w in merge.args["whens"].expressions if w.args.get("source"))
+    assert by_source.sql("bigquery").endswith("THEN DELETE")
+    assert partition_filter(by_source.args["condition"]) == ("t.log_date", DATES)
+    # The counts around the MERGE read its partitions only: every read of the OBT is filtered.
+    literal = "t.log_date IN (DATE '2021-01-01', DATE '2021-01-03')"
+    reads = script.split("`proj.movie_analytics.obt`")[1:]
+    assert len(reads) == 3  # the two counts and the MERGE's target
+    assert all(read.lstrip().startswith(f"AS t WHERE {literal}") for read in reads[::2])
+    assert reads[1].lstrip().startswith("AS t\nUSING")
+    assert "IF TRUE THEN" in script
+    params = {p.name: (p.type_, p.value) for p in call.kwargs["job_config"].query_parameters}
+    assert params["base_build_id"] == ("STRING", BASE)
+    assert params["partitions"] == ("STRING", '["2021-01-01", "2021-01-03"]')
+    assert "@base_build_id IS NULL OR newest_build = @base_build_id" in script
+
+
+def test_a_full_merge_checks_no_base_and_keeps_its_job_id(warehouse, client):
+    client.query.return_value = script_result()
+    merged = warehouse.merge(BUILD, loaded_row())
+    assert merged.ledger["partitions"] is None
+    call = client.query.call_args
+    assert call.kwargs["job_id"] == f"obt_merge_{BUILD}"
+    params = {p.name: (p.type_, p.value) for p in call.kwargs["job_config"].query_parameters}
+    assert params["base_build_id"] == ("STRING", None) and params["partitions"] == ("STRING", None)
+    assert "WHERE TRUE" in call.args[0] and "IF TRUE THEN" in call.args[0]
+
+
+def test_an_empty_scope_runs_no_merge(warehouse, client):
+    client.query.return_value = script_result(inserted=0, updated=0, deleted=0, last_build_id=BASE)
+    merged = warehouse.merge(BUILD, loaded_row(), scope=MergeScope((), BASE))
+    assert merged.ledger["partitions"] == "[]"
+    script = client.query.call_args.args[0]
+    assert "IF FALSE THEN" in script and "SET (inserted_rows, updated_rows, deleted_rows) = (0, 0, 0)" in script
+    assert script.index("IF FALSE THEN") < script.index("MERGE `proj") < script.index("END IF")
+
+
+def test_a_script_that_found_the_base_moved_changes_nothing(warehouse, client):
+    moved = "obt-" + "c" * 20
+    client.query.return_value = script_result(inserted=None, updated=None, deleted=None, last_build_id=moved)
+    merged = warehouse.merge(BUILD, loaded_row(), scope=SCOPE)
+    assert merged.counts is None and merged.ledger is None
+    assert merged.state == LoadState(0, 7, moved) and SCOPE.stale(merged.state)
+
+
+def test_ensure_schema_adds_the_later_columns_to_an_older_ledger_after_creating_it(warehouse, client):
+    warehouse.ensure_schema()
+    statements = [tree for sql in executed_sql(client) for tree in sqlglot.parse(sql, read="bigquery")]
+    create = next(
+        i for i, t in enumerate(statements) if isinstance(t, exp.Create) and t.this.this.name == "load_ledger"
+    )
+    added = [
+        (i, action.name, action.args["kind"].sql("bigquery"))
+        for i, t in enumerate(statements)
+        if isinstance(t, exp.Alter) and t.this.name == "load_ledger"
+        for action in t.args["actions"]
+        if action.args.get("exists")
+    ]
+    assert [(name, kind) for _, name, kind in added] == [("partitions", "STRING")]
+    assert all(i > create for i, _, _ in added)
+
+
+def test_load_state_names_the_last_loaded_build_and_its_manifest(warehouse, client):
+    row = mock.Mock()
+    row.items.return_value = [
+        ("times_loaded", 0),
+        ("last_watermark", 99),
+        ("last_build_id", BASE),
+        ("last_manifest_uri", "gs://c/m.json"),
+    ]
+    client.query.return_value = done_job()
+    client.query.return_value.result.return_value = [row]
+    assert warehouse.load_state(BUILD) == LoadState(0, 99, BASE, "gs://c/m.json")
+    assert "MAX_BY(build_id, finished_at)" in client.query.call_args.args[0]
+
+
+def test_an_empty_build_stages_a_table_partitioned_like_the_obt(warehouse, client):
+    assert warehouse.stage(BUILD, []).rows == 0
+    (create,) = sqlglot.parse(client.query.call_args.args[0], read="bigquery")
+    assert create.this.sql("bigquery") == "`proj.obt_staging.obt_obt_0123456789abcdef0123`"
+    assert create.find(exp.PartitionedByProperty).this.sql("bigquery") == "log_date"

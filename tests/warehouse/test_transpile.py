@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pytest
 import sqlglot
 
 from obt.warehouse import transpile
-from obt.warehouse.base import sql_text
+from obt.warehouse.base import MergeScope, sql_text
 from obt.warehouse.transpile import to_duckdb
 
 OWN_SQL = (
@@ -13,6 +15,7 @@ OWN_SQL = (
     "obt_add_columns",
     "staging",
     "load_ledger",
+    "load_ledger_add_columns",
     "dq_counts",
     "merge",
     "load_state",
@@ -21,11 +24,14 @@ OWN_SQL = (
     "recent_loads",
     "recent_dq_counts",
 )
+SCOPE = MergeScope((dt.date(2021, 1, 2), dt.date(2021, 1, 1)), base_build_id="obt-" + "0" * 20)
 TABLES = {
     "obt": "`proj.movie_analytics.obt`",
     "staging": "`proj.obt_staging.obt_b`",
     "ledger": "`proj.obt_ops.load_ledger`",
     "dq_counts": "`proj.obt_ops.dq_counts`",
+    "target_partitions": SCOPE.predicate("t.log_date"),
+    "source_partitions": SCOPE.predicate("log_date"),
 }
 
 

@@ -16,5 +16,8 @@ CREATE TABLE IF NOT EXISTS {ledger} (
   stage_seconds FLOAT64,
   merge_seconds FLOAT64,
   started_at TIMESTAMP,
-  finished_at TIMESTAMP
+  finished_at TIMESTAMP,
+  -- The log_date partitions a 'loaded' row's MERGE read and wrote, as a JSON array of dates ('[]': nothing changed,
+  -- no MERGE); NULL: the whole table. A JSON string, not ARRAY<DATE>: BigQuery stores a NULL array as [].
+  partitions STRING
 )

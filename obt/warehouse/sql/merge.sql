@@ -1,8 +1,16 @@
 -- Make the OBT equal to the staged build: update changed rows, insert new keys, delete vanished keys.
 -- Keys and values are compared null-safely; unchanged rows keep their build_id and loaded_at.
+-- Bounded to the log_date partitions that changed (obt.warehouse.base.MergeScope; TRUE for a full MERGE): literal
+-- dates, so BigQuery prunes the rest from what it scans and rewrites. The filter must be in all three places:
+-- - the source, or a staged row of an unchanged partition would find no target row (the ON clause filters those
+--   out) and be inserted a second time;
+-- - the ON clause, so that the join reads the target's changed partitions only;
+-- - NOT MATCHED BY SOURCE: a target row the ON clause filtered out is "not matched", so without its own filter
+--   every row of an unchanged partition would be deleted (and every partition scanned to find them).
 MERGE {obt} AS t
-USING {staging} AS s
-ON t.customer_id IS NOT DISTINCT FROM s.customer_id
+USING (SELECT * FROM {staging} WHERE {source_partitions}) AS s
+ON {target_partitions}
+  AND t.customer_id IS NOT DISTINCT FROM s.customer_id
   AND t.log_date IS NOT DISTINCT FROM s.log_date
   AND t.device IS NOT DISTINCT FROM s.device
   AND t.location IS NOT DISTINCT FROM s.location
@@ -41,4 +49,4 @@ WHEN NOT MATCHED BY TARGET THEN INSERT (
   s.review_count, s.review_score, s.amount_spent, s.count_invoices, s.first_invoice_date, s.last_invoice_date,
   s.predicted_positive, s.sentiment_score, @build_id, CURRENT_TIMESTAMP()
 )
-WHEN NOT MATCHED BY SOURCE THEN DELETE
+WHEN NOT MATCHED BY SOURCE AND {target_partitions} THEN DELETE
