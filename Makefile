@@ -35,6 +35,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/transform.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/history.py
 	$(BIN)/python bench/e2e.py
 
 # Deploy to Google Cloud: make deploy PROJECT=my-project [REGION=…] [NAME_PREFIX=…] (see infra/README.md).

@@ -10,6 +10,9 @@ The dirt follows ``shared/data/README.md`` so every quarantine rule has rows to 
 exact duplicate lines, padded and empty descriptions, HTML, quotes, commas and newlines inside review
 text, exact duplicate vendor rows, and the three misspelled states. Review customers are mostly purchase
 customers; a few have no purchases at all (their OBT rows keep NULL purchase metrics).
+
+Session logs fall on the days of 2021-01-01 .. 2021-10-31, the real file's range; ``log_start`` and ``log_days`` move
+that window, so a series of daily vendor drops (``id_offset`` apart) can hold each day's own sessions.
 """
 
 from __future__ import annotations
@@ -632,13 +635,16 @@ def log_xml(log_date: str, device: str, location: str, os_name: str, ip: str, ph
     )
 
 
-def log_rows(scale: float, seed: int, id_offset: int = 0) -> Iterator[tuple[str, ...]]:
-    """``log_reviews.csv`` rows for the same ids as ``review_rows``, plus a few exact duplicate rows."""
+def log_rows(
+    scale: float, seed: int, id_offset: int = 0, log_start: date = _LOG_START, log_days: int = _LOG_DAYS
+) -> Iterator[tuple[str, ...]]:
+    """``log_reviews.csv`` rows for the same ids as ``review_rows``, plus a few exact duplicate rows; each log's
+    date is one of the ``log_days`` days from ``log_start``."""
     sizes = sizes_for(scale)
     rng = _rng(seed, f"{LOG_REVIEWS}:{id_offset}")
     ip = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
 
-    dates = [f"{_LOG_START + timedelta(days=day):%m-%d-%Y}" for day in range(_LOG_DAYS)]
+    dates = [f"{log_start + timedelta(days=day):%m-%d-%Y}" for day in range(log_days)]
     random_ = rng.random
 
     def pick(values: tuple[str, ...] | list[str]) -> str:
@@ -693,11 +699,16 @@ def generate(
     id_offset: int = 0,
     sources: Iterable[str] = tuple(FILES),
     on_rows: Callable[[int], None] | None = None,
+    log_start: date = _LOG_START,
+    log_days: int = _LOG_DAYS,
 ) -> dict[str, int]:
-    """Write the chosen source files under ``out``; returns the rows written per source."""
+    """Write the chosen source files under ``out``; returns the rows written per source. Session logs fall on the
+    ``log_days`` days from ``log_start`` (by default the real file's ten months)."""
     scale = parse_scale(scale)
     if id_offset < 0:
         raise UserError(f"--id-offset must be 0 or more, got {id_offset}")
+    if log_days < 1:
+        raise UserError(f"log_days must be 1 or more, got {log_days}")
     unknown = sorted(set(sources) - set(FILES))
     if unknown:
         raise UserError(f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(FILES)}")
@@ -711,7 +722,7 @@ def generate(
     makers: dict[str, tuple[tuple[str, ...], Callable[[], Iterator[tuple[str, ...]]]]] = {
         PURCHASES: (PURCHASE_HEADER, lambda: purchase_rows(scale, seed)),
         MOVIE_REVIEW: (REVIEW_HEADER, lambda: review_rows(scale, seed, id_offset)),
-        LOG_REVIEWS: (LOG_HEADER, lambda: log_rows(scale, seed, id_offset)),
+        LOG_REVIEWS: (LOG_HEADER, lambda: log_rows(scale, seed, id_offset, log_start, log_days)),
     }
     written = {}
     for source in FILES:

@@ -11,6 +11,7 @@ import sys
 import tracemalloc
 import xml.etree.ElementTree as ET
 from collections import Counter
+from datetime import date
 from itertools import islice
 from pathlib import Path
 
@@ -169,6 +170,29 @@ def test_second_vendor_day_continues_ids_and_skips_purchases(tmp_path: Path, rev
     ids = {int(row[2]) for row in read(tmp_path / "movie_review.csv")[1:]}
     assert min(ids) == first_last + 1
     assert ids == {int(row[0]) for row in read(tmp_path / "log_reviews.csv")[1:]}
+
+
+def test_a_log_window_moves_only_the_log_dates(tmp_path: Path, logs: list[list[str]]) -> None:
+    # A daily vendor drop: every session of the day's file on that day, everything else as the default file has it.
+    gen.generate(tmp_path, SCALE, SEED, sources=("log_reviews",), log_start=date(2021, 3, 5), log_days=1)
+    windowed = read(tmp_path / "log_reviews.csv")
+    log_date = re.compile(r"<logDate>[^<]*</logDate>")
+    assert {log_date.search(row[1])[0] for row in windowed[1:]} == {"<logDate>03-05-2021</logDate>"}
+    assert [[row[0], log_date.sub("", row[1])] for row in windowed] == [
+        [row[0], log_date.sub("", row[1])] for row in logs
+    ]
+
+
+def test_a_log_window_holds_every_day_and_no_other(tmp_path: Path) -> None:
+    gen.generate(tmp_path, SCALE, SEED, sources=("log_reviews",), log_start=date(2021, 12, 30), log_days=3)
+    days = {ET.fromstring(row[1]).findtext("log/logDate") for row in read(tmp_path / "log_reviews.csv")[1:]}
+    assert days == {"12-30-2021", "12-31-2021", "01-01-2022"}
+
+
+def test_an_empty_log_window_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="log_days"):
+        gen.generate(tmp_path, SCALE, SEED, sources=("log_reviews",), log_days=0)
+    assert not (tmp_path / "log_reviews.csv").exists()
 
 
 def test_rows_are_produced_lazily_so_a_huge_scale_costs_nothing_up_front() -> None:
