@@ -5,7 +5,8 @@ job cannot disagree on a source name, a quarantine reason, an object name, the c
 OBT's columns:
 
 - ``sources``: source names and the quarantine reasons each can produce, in rule order;
-- ``layout``: raw and curated object names (build folder, manifest and marker names, quarantine folders);
+- ``layout``: raw and curated object names (build folder, manifest and marker names, quarantine folders, the
+  classified layer's files, markers and key);
 - ``message``: the completion message (shape, builder, parser, size limits);
 - ``schema``: the OBT's columns and key (``obt/warehouse/sql/obt.sql`` is checked against it by a test).
 """

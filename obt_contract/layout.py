@@ -13,6 +13,8 @@ Curated bucket::
     quarantine/SOURCE/build_id=B/part-*.parquet
     obt/build_id=B/_MANIFEST.json                                      (written last)
     obt/build_id=B/_PUBLISHED.json                                     (after the completion message)
+    classified/build_id=B/attempt=A/SOURCE/ingest_date=YYYY-MM-DD/part-*.parquet   (one build's per-date layer files)
+    classified/ingest_date=YYYY-MM-DD/K/_LAYER.json                    (the date's layer is complete; written last)
 
 Build inputs travel pinned, ``gs://B/NAME#GENERATION`` (``pinned_uri``, ``split_pinned_uri``): the version the
 build id names, never "whatever is live when the job reads it" (docs/contracts.md, "Pinned inputs"). The local
@@ -23,12 +25,20 @@ wrote: the parts a committed manifest names stay the bytes it describes, whateve
 for the same (table, ingest date, run id) does. Parts written before attempt ids (``part-NNNNN.csv.gz``) are
 still recognised as parts (with an empty attempt), so buckets holding older snapshots keep working; nothing
 writes such names any more.
+
+The classified layer (docs/contracts.md, "Classified vendor dates") holds each vendor date's rows once classified.
+Its marker's name is derived from the date's inputs alone (``layer_key``), never found by listing: a build knows
+which marker to look for from its arguments, and a re-uploaded date (a new generation) has a new key, so it is
+classified again while every other date keeps its layer. The files a marker names are under a folder of their own
+per build attempt (``layer_folder``), so two builds classifying the same date never write each other's files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,6 +47,11 @@ from obt_contract.sources import VENDOR_SOURCES
 
 MANIFEST_NAME = "_MANIFEST.json"
 MARKER_NAME = "_PUBLISHED.json"
+LAYER_MARKER_NAME = "_LAYER.json"
+# Bump when what a date's layer holds changes (a vendor rule, a column): every date is then classified again once,
+# since the version is part of every layer key, and the build id hashes it too (a new version, a new build).
+LAYER_VERSION = 1
+LAYER_KEY_HEX_DIGITS = 16
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ATTEMPT_ID_HEX_DIGITS = 16
@@ -146,6 +161,33 @@ def build_marker_name(build_id: str) -> str:
 
 def quarantine_prefix(source: str, build_id: str) -> str:
     return f"quarantine/{source}/build_id={build_id}/"
+
+
+CLASSIFIED_PREFIX = "classified/"
+# The ingest date of a raw vendor object or of a layer file, from its path or URI (a Java and Python regex: Spark
+# reads each row's date from the file it came from). Greedy, so the last ``ingest_date=`` segment counts.
+INGEST_DATE_IN_PATH = r"^.*/ingest_date=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
+
+
+def layer_key(inputs: Iterable[str], tagger_model: str | None) -> str:
+    """The key of a vendor date's layer: what its rows are a function of.
+
+    ``inputs`` are the date's vendor files as ``NAME#GENERATION`` lines (the planner's pins); the review tagger's
+    model (its URI names one model version) and ``LAYER_VERSION`` are one line each. SHA-256 over the sorted lines,
+    each ending in a newline, as the build id is made.
+    """
+    lines = [*inputs, f"layer#{LAYER_VERSION}"] + ([f"tagger#{tagger_model}"] if tagger_model else [])
+    digest = hashlib.sha256("".join(line + "\n" for line in sorted(lines)).encode("utf-8")).hexdigest()
+    return digest[:LAYER_KEY_HEX_DIGITS]
+
+
+def layer_marker_name(ingest_date: date, key: str) -> str:
+    return f"{CLASSIFIED_PREFIX}ingest_date={ingest_date.isoformat()}/{key}/{LAYER_MARKER_NAME}"
+
+
+def layer_folder(build_id: str, attempt: str) -> str:
+    """Where one build attempt writes the layer files of every date it classifies (``SOURCE/ingest_date=D/``)."""
+    return f"{CLASSIFIED_PREFIX}build_id={build_id}/attempt={check_attempt_id(attempt)}/"
 
 
 def gs_uri(bucket: str, name: str) -> str:

@@ -1,4 +1,6 @@
-"""Backfills: publish a build's completion message again, exactly as a person would with
+"""Backfills: publish a build's completion message again, or rebuild the OBT from the raw bucket.
+
+Publishing again is exactly what a person would do with
 
     gcloud pubsub topics publish obt-build-complete --project P --message \
       '{"build_id":"obt-B","manifest_uri":"gs://CURATED/obt/build_id=obt-B/_MANIFEST.json","status":"succeeded"}'
@@ -6,6 +8,12 @@
 The loader then treats it like any other delivery: a build already loaded, or older than the last
 loaded one, is skipped with a ledger row saying so. The status is taken from the build's manifest. The
 message goes out through ``Services.publisher`` with the attribute ``origin=backfill``.
+
+A rebuild (``rebuild``) submits the build the raw bucket's inputs make now (``obt.trigger.service.current_plan``,
+what the next object event would submit), with every vendor date, or the dates named, classified again instead of
+read from the classified layer, under an id of its own (``BuildPlan.rebuilt``). It is the check of the incremental
+path (the load's MERGE of a rebuild changes nothing unless a date's layer was wrong) and the way past a damaged
+layer; a re-uploaded vendor date needs none, its new generation is classified again by the event it raises.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +29,9 @@ from obt.config import Settings
 from obt.errors import PermanentError, UserError
 from obt.log import get_logger
 from obt.services import Services
+from obt.trigger.batches import Submission
+from obt.trigger.planner import BuildPlan
+from obt.trigger.service import current_plan
 from obt_contract.layout import build_manifest_name, gs_uri
 from obt_contract.message import (
     STATUSES,
@@ -161,3 +172,26 @@ def publish(settings: Settings, services: Services, announcement: Announcement) 
         emulator=os.environ.get("PUBSUB_EMULATOR_HOST", ""),
     )
     return message_id
+
+
+def rebuild_plan(settings: Settings, services: Services, dates: list[date] | None) -> BuildPlan:
+    """The current build with ``dates`` (``None``: every vendor date) classified again; ``UserError`` if none."""
+    plan = current_plan(settings, services)
+    if plan.build is None:
+        raise UserError(f"nothing to rebuild in gs://{settings.raw_bucket}: missing " + "; ".join(plan.missing))
+    try:
+        return plan.build.rebuilt(dates, datetime.now(UTC).isoformat())
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def submit_rebuild(services: Services, plan: BuildPlan) -> Submission:
+    submission = services.batches.submit(plan)
+    log.info(
+        "rebuild submitted",
+        outcome=submission.outcome,
+        full_rebuild=plan.full_rebuild,
+        reclassify=[d.isoformat() for d in plan.reclassify],
+        **plan.summary(),
+    )
+    return submission

@@ -3,8 +3,12 @@
 A build uses the newest purchase snapshot (newest ingest date, then newest manifest generation) plus every
 vendor date whose ``movie_review`` and ``log_reviews`` files are both present. Zero-byte objects count as
 absent: GCS may finalize an empty object before the real upload replaces it. The build id hashes the
-(name, generation) of every input (docs/contracts.md "Build id"), and the review tagger's model URI when there is
-one, so the same inputs and model always give the same id and any new input or model a new one.
+(name, generation) of every input (docs/contracts.md "Build id"), the review tagger's model URI when there is
+one, and the version of the classified layer (``layer#V``, ``obt_contract.layout.LAYER_VERSION``), so the same
+inputs, model and layer rules always give the same id and any new input, model or rule version a new one. The job
+reads each vendor date from the classified layer when an earlier build classified it; that layer is a function of
+those same lines (the date's files, the model, the layer version), so whether it exists yet does not change the id:
+a redelivered event plans the same build either way.
 
 The snapshot must be consistent: every part its manifest names is listed at the generation, size and crc32c
 the manifest records (``obt.extract.integrity``; fields a hand-made manifest does not record are not
@@ -25,14 +29,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from obt.extract.integrity import ManifestPart, manifest_parts, part_mismatches, snapshot_folder
 from obt.log import get_logger
 from obt.objects import ListedObject
-from obt_contract.layout import LayoutError, RawObject, classify_raw, pinned_uri
+from obt_contract.layout import LAYER_VERSION, LayoutError, RawObject, classify_raw, pinned_uri
 from obt_contract.message import BUILD_ID_HEX_DIGITS, BUILD_ID_PREFIX
 from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW, PURCHASES
 
@@ -49,6 +53,9 @@ class BuildPlan:
     log_reviews: tuple[ListedObject, ...]
     vendor_dates: tuple[date, ...]
     tagger_model: str = ""  # the review tagger's model folder (Settings.tagger_model_uri); "" = no tagging
+    # An operator's rebuild (``rebuilt``): every vendor date classified again, or only these dates.
+    full_rebuild: bool = False
+    reclassify: tuple[date, ...] = ()
 
     @property
     def inputs(self) -> tuple[ListedObject, ...]:
@@ -57,11 +64,19 @@ class BuildPlan:
     def uses(self, name: str, generation: int) -> bool:
         return any(obj.name == name and obj.generation == generation for obj in self.inputs)
 
-    def job_args(self, raw_bucket: str, curated_bucket: str, topic: str, max_quarantine_share: float) -> list[str]:
+    def job_args(
+        self,
+        raw_bucket: str,
+        curated_bucket: str,
+        topic: str,
+        max_quarantine_share: float,
+    ) -> list[str]:
         """Arguments of ``spark_jobs/build_obt.py`` (docs/contracts.md): every input named, nothing listed.
 
         Each input is pinned to the generation the build id hashes (``gs://RAW/NAME#G``), so the job reads the
         version this plan chose or fails saying which input moved (docs/contracts.md, "Pinned inputs").
+        A rebuild (``rebuilt``) adds ``--full-rebuild`` (every vendor date classified again instead of read from the
+        classified layer: the same OBT, at the cost of reading every file) or a ``--reclassify-date`` per date.
         """
         args = ["--build-id", self.build_id, "--input-watermark", str(self.input_watermark)]
         for flag, objects in (
@@ -82,7 +97,32 @@ class BuildPlan:
         ]
         if self.tagger_model:
             args += ["--tagger-model", self.tagger_model]
+        if self.full_rebuild:
+            args.append("--full-rebuild")
+        for day in self.reclassify:
+            args += ["--reclassify-date", day.isoformat()]
         return args
+
+    def rebuilt(self, dates: Sequence[date] | None, requested_at: str) -> BuildPlan:
+        """This build again with every vendor date (``dates`` None) or ``dates`` classified again, under an id
+        of its own: the request (``rebuild#WHAT@WHEN``) is one more line of the hash, so Dataproc takes it as a new
+        batch while the event-driven build of the same inputs keeps its id. Same inputs, same watermark: the load
+        takes it, and its MERGE changes nothing unless the classified layer was wrong.
+        """
+        if dates is not None:
+            unknown = sorted(set(dates) - set(self.vendor_dates))
+            if unknown or not dates:
+                raise ValueError(
+                    f"not a vendor date of this build: {', '.join(d.isoformat() for d in unknown) or 'none given'} "
+                    f"(its dates: {', '.join(d.isoformat() for d in self.vendor_dates)})"
+                )
+        what = "all" if dates is None else ",".join(d.isoformat() for d in sorted(set(dates)))
+        return replace(
+            self,
+            build_id=build_id_for(self.inputs, self.tagger_model, request=f"rebuild#{what}@{requested_at}"),
+            full_rebuild=dates is None,
+            reclassify=() if dates is None else tuple(sorted(set(dates))),
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -117,15 +157,18 @@ class Decision:
     missing: tuple[str, ...] = ()
 
 
-def build_id_for(inputs: Iterable[ListedObject], tagger_model: str = "") -> str:
+def build_id_for(inputs: Iterable[ListedObject], tagger_model: str = "", request: str = "") -> str:
     """The id of the build of ``inputs`` scored by ``tagger_model`` (docs/contracts.md "Build id").
 
     The model is one more line, ``tagger#URI``: its URI names one model version (the job checks its card), so a
-    new model makes a new build, and a build without one keeps the id it had before models existed.
+    new model makes a new build. The classified layer's version is another, ``layer#V``: rows classified under
+    other rules make another build of the same inputs.
     """
-    lines = [f"{obj.name}#{obj.generation}" for obj in inputs]
+    lines = [f"{obj.name}#{obj.generation}" for obj in inputs] + [f"layer#{LAYER_VERSION}"]
     if tagger_model:
         lines.append(f"tagger#{tagger_model}")
+    if request:  # an operator's rebuild (BuildPlan.rebuilt)
+        lines.append(request)
     digest = hashlib.sha256("".join(line + "\n" for line in sorted(lines)).encode("utf-8")).hexdigest()
     return BUILD_ID_PREFIX + digest[:BUILD_ID_HEX_DIGITS]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 from obt.services import Services
 from obt_tools import backfill
@@ -26,6 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="YYYY-MM-DD",
         help="every build created on or after this day, oldest first",
     )
+    which.add_argument(
+        "--rebuild",
+        type=_rebuild_target,
+        metavar="all|YYYY-MM-DD[,…]",
+        help="submit the current build again with every vendor date (all) or these dates classified again instead "
+        "of read from the classified layer, under a new build id; its load then changes nothing unless a layer "
+        "was wrong",
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -35,7 +44,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+ALL = "all"
+
+
+def _rebuild_target(text: str) -> str | list[date]:
+    """``all``, or a comma-separated list of days."""
+    return ALL if text == ALL else [iso_date(day) for day in text.split(",")]
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    reached = reach.reach(args, reach.STORAGE) if args.dry_run else reach.reach(args, reach.STORAGE, reach.DATAPROC)
+    services = Services.from_settings(reached.settings)
+    plan = backfill.rebuild_plan(reached.settings, services, None if args.rebuild == ALL else args.rebuild)
+    what = "every vendor date" if plan.full_rebuild else ", ".join(d.isoformat() for d in plan.reclassify)
+    if args.dry_run:
+        print(f"{plan.build_id}: would rebuild {what} classified again ({len(plan.vendor_dates)} vendor dates)")
+        print(
+            "  job arguments: "
+            + " ".join(
+                plan.job_args(
+                    reached.settings.raw_bucket,
+                    reached.settings.curated_bucket,
+                    reached.settings.topic_path,
+                    reached.settings.dq_max_quarantine_share,
+                )
+            )
+        )
+        return 0
+    submission = backfill.submit_rebuild(services, plan)
+    print(f"{submission.outcome} {plan.build_id}: rebuild with {what} classified again")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.rebuild is not None:
+        return _rebuild(args)
     # A dry run reads the manifests only; publishing needs Pub/Sub too.
     needs = (reach.STORAGE,) if args.dry_run else (reach.STORAGE, reach.PUBSUB)
     reached = reach.reach(args, *needs)

@@ -8,8 +8,10 @@ reads the version its build id names otherwise (``inputs``), so one without is r
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from obt_contract.layout import LayoutError, split_pinned_uri
 
@@ -29,6 +31,10 @@ class JobArgs:
     max_quarantine_share: float
     # The review tagger's model folder (``tagging``); None: the OBT's tagger columns are NULL.
     tagger_model: str | None = None
+    # Classify every vendor date again instead of reading the dates already classified (``layers``).
+    full_rebuild: bool = False
+    # Classify these vendor dates again, reading the others from the layer (``obt backfill --rebuild DATE``).
+    reclassify_dates: tuple[date, ...] = ()
 
     @property
     def output_root(self) -> str:
@@ -60,6 +66,16 @@ def _share(text: str) -> float:
     return value
 
 
+def _day(text: str) -> date:
+    # The pattern first: fromisoformat alone also takes 20210101 and week dates.
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}")
+
+
 def _topic(text: str) -> str:
     parts = text.split("/")
     if len(parts) != 4 or parts[0] != "projects" or parts[2] != "topics" or not parts[1] or not parts[3]:
@@ -80,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-quarantine-share", type=_share, default=0.5)
     # A folder, not a pinned input: its name is the model version (``tagging``).
     parser.add_argument("--tagger-model", type=_uri, default=None)
+    parser.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="classify every vendor date again, ignoring (and replacing) the classified layer's markers",
+    )
+    parser.add_argument(
+        "--reclassify-date",
+        action="append",
+        type=_day,
+        default=[],
+        help="classify this vendor date (YYYY-MM-DD) again, ignoring (and replacing) its layer marker; repeatable",
+    )
     return parser
 
 
@@ -96,4 +124,6 @@ def parse_args(argv: Sequence[str]) -> JobArgs:
         topic=ns.topic,
         max_quarantine_share=ns.max_quarantine_share,
         tagger_model=ns.tagger_model,
+        full_rebuild=ns.full_rebuild,
+        reclassify_dates=tuple(ns.reclassify_date),
     )

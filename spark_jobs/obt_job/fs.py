@@ -1,4 +1,4 @@
-"""Small files (manifests, markers) through the Hadoop FileSystem API of the running JVM.
+"""Small files (manifests, markers) and listings of the job's own outputs through the JVM's Hadoop FileSystem.
 
 The same calls reach ``gs://`` on Dataproc (Cloud Storage connector) and ``file://`` locally, so the job needs
 no Python storage client on Dataproc.
@@ -40,3 +40,22 @@ def list_names(spark: SparkSession, dir_uri: str, prefix: str = "", suffix: str 
         return []
     names = [status.getPath().getName() for status in fs.listStatus(path) if status.isFile()]
     return sorted(n for n in names if n.startswith(prefix) and n.endswith(suffix))
+
+
+def exists(spark: SparkSession, uri: str) -> bool:
+    path, fs = _path(spark, uri)
+    return bool(fs.exists(path))
+
+
+def list_files(spark: SparkSession, dir_uri: str, suffix: str) -> list[str]:
+    """Paths, relative to ``dir_uri``, of the files at any depth under it ending in ``suffix``, sorted."""
+    path, fs = _path(spark, dir_uri)
+    if not fs.exists(path):
+        return []
+    base = fs.makeQualified(path).toString().rstrip("/") + "/"
+    found, files = [], fs.listFiles(path, True)
+    while files.hasNext():
+        name = files.next().getPath().toString()
+        if name.endswith(suffix) and name.startswith(base):
+            found.append(name[len(base) :])
+    return sorted(found)

@@ -10,8 +10,9 @@ bytes come from, and so how an input's state is known (``state_reader``):
   generation. So ``InputGuard.pin`` asks the JSON API for every input's live generation before anything is
   read: one that is not G means G is gone, and the job stops (``InputGone``, nothing read, no manifest: the batch
   fails with that reason and ``obt reconcile`` announces it). ``InputGuard.changes`` asks again after the last
-  read of every input (the end of the quarantine writes, which re-read a vendor file for the orphans' texts): a
-  difference fails the build through its manifest, ``input X changed while the build read it (generation A → B)``.
+  read of every input (the end of the quarantine writes, by when a lost cache block has been read again): a
+  difference fails the build through its manifest, ``input X changed while the build read it (generation A → B)``,
+  and the build writes no layer marker for the dates it classified (``job.Build.mark_layers``).
   This is sound because an object's live generation only ever moves to a new number, never back (an overwrite, a
   delete and re-create, a restore of an old version each mint a new generation): the same live generation at
   both ends means it was G throughout, so every read in between (a re-read included) read G.
@@ -23,16 +24,13 @@ Only ``live_state`` does network I/O (the standard library against the JSON API,
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from obt_contract.layout import input_gone, split_pinned_uri, unpin
-from obt_job import google_api, mirror
+from obt_contract.layout import gs_uri, input_gone, split_pinned_uri, unpin
+from obt_job import mirror, storage_api
 from obt_job.paths import PathMap
-
-STORAGE_API = "https://storage.googleapis.com"
 
 
 @dataclass(frozen=True)
@@ -55,12 +53,7 @@ class InputGone(RuntimeError):
 def live_state(uri: str) -> ObjectState | None:
     """The live object behind a pinned ``gs://`` input, from the Cloud Storage JSON API."""
     bucket, name, _ = split_pinned_uri(uri)
-    path = f"/storage/v1/b/{urllib.parse.quote(bucket, safe='')}/o/{urllib.parse.quote(name, safe='')}"
-    doc = google_api.call_json(
-        lambda: google_api.request("STORAGE_EMULATOR_HOST", STORAGE_API, f"{path}?fields=generation,size,crc32c"),
-        f"reading the metadata of {unpin(uri)[0]}",
-        absent=frozenset({404}),
-    )
+    doc = storage_api.object_metadata(gs_uri(bucket, name), "generation,size,crc32c")
     return None if doc is None else ObjectState(int(doc["generation"]), int(doc["size"]), str(doc["crc32c"]))
 
 

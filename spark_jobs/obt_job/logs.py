@@ -1,4 +1,4 @@
-"""Review-session logs ``id_review,log`` (XML): vendor rules, ``bad_log``, and the derived dimensions.
+"""Review-session logs ``id_review,log`` (XML): the vendor rules (``vendor``), ``bad_log``, the derived dimensions.
 
 The XML is parsed with Spark's built-in ``from_xml`` in PERMISSIVE mode: a document that does not parse
 yields a NULL struct instead of an exception (``xpath_*`` would abort the job on the first broken tag).
@@ -10,10 +10,10 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from obt_job import vendor
-
 COLUMNS = ("id_review", "log")
 IDS = {"id_review": "review_id"}
+# The logs' own rule, after the vendor rules: its reason, and the column holding why a row fails it.
+ROW_RULE = "bad_log"
 # Relative to the root element <reviewlog>: the one child <log> and its fields.
 XML_SCHEMA = "log STRUCT<logDate: STRING, device: STRING, location: STRING, os: STRING>"
 REQUIRED = ("logDate", "device", "location", "os")
@@ -102,10 +102,10 @@ def parse_log(xml: Column) -> Column:
     )
 
 
-def classify(df: DataFrame) -> DataFrame:
-    """Vendor rules, then ``bad_log`` for XML that does not parse or lacks a required field."""
-    classified = vendor.classify(df, COLUMNS, IDS, key="review_id")
-    parsed = classified.withColumn("_xml", parse_log(F.col("log")))
+def row_fields(rows: DataFrame) -> DataFrame:
+    """``vendor.classify_rows``' rows with the log's dimensions and ``bad_log``: why a well-formed row's XML does
+    not parse or lacks a required field, NULL when it is fine (the rule applies after the vendor rules)."""
+    parsed = rows.withColumn("_xml", parse_log(F.col("log")))
     fields = {name: F.trim(F.col("_xml").getField("log").getField(name)) for name in REQUIRED}
     date = log_date(fields["logDate"])
     problems = [
@@ -120,13 +120,9 @@ def classify(df: DataFrame) -> DataFrame:
     state = canonical_state(fields["location"])
     # An unknown location is kept as written (and counted in data quality).
     place = F.coalesce(state, fields["location"])
-    reason = F.when(is_bad, F.lit("bad_log")).otherwise(F.col("reason"))
     return parsed.select(
-        "review_id",
-        "log",
-        F.when(reason.isNotNull(), vendor.raw_record(COLUMNS, IDS)).alias("raw"),
-        reason.alias("reason"),
-        F.when(is_bad, bad_detail).otherwise(F.col("detail")).alias("detail"),
+        *rows.columns,
+        F.when(is_bad, bad_detail).alias(ROW_RULE),
         date.alias("log_date"),
         fields["device"].alias("device"),
         place.alias("location"),

@@ -1,11 +1,9 @@
-"""Movie reviews ``cid,review_str,id_review``: vendor rules, then ``positive_review``."""
+"""Movie reviews ``cid,review_str,id_review``: the vendor rules (``vendor``), and ``positive_review`` per row."""
 
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-
-from obt_job import vendor
 
 COLUMNS = ("cid", "review_str", "id_review")
 IDS = {"cid": "customer_id", "id_review": "review_id"}
@@ -28,14 +26,6 @@ def positive_review(text: Column) -> Column:
     return F.when(lowered.rlike(_GOOD), without_tags.rlike(_GOOD).cast("int")).otherwise(F.lit(0))
 
 
-def classify(df: DataFrame) -> DataFrame:
-    classified = vendor.classify(df, COLUMNS, IDS, key="review_id")
-    return classified.select(
-        "review_id",
-        "customer_id",
-        "review_str",
-        "reason",
-        "detail",
-        F.when(F.col("reason").isNotNull(), vendor.raw_record(COLUMNS, IDS)).alias("raw"),
-        positive_review(F.col("review_str")).alias("positive_review"),
-    )
+def row_fields(rows: DataFrame) -> DataFrame:
+    """``vendor.classify_rows``' rows with ``positive_review``, from the trimmed text."""
+    return rows.withColumn("positive_review", positive_review(F.col("review_str")))

@@ -112,3 +112,45 @@ def test_cli_unknown_build_is_one_line_error(gcs_emulator, pubsub_emulator, tmp_
     monkeypatch.setenv("OBT_STATE_DIR", str(tmp_path / "state"))
     assert cli.main(["backfill", "--build-id", build_id("never-built")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+class RecordingBatches:
+    """The ``Batches`` port, keeping what was submitted."""
+
+    def __init__(self) -> None:
+        self.submitted = []
+
+    def submit(self, plan):
+        from obt.trigger.batches import Submission
+
+        self.submitted.append(plan)
+        return Submission(plan.build_id, "submitted")
+
+
+def test_a_rebuild_submits_the_current_build_with_dates_classified_again_under_a_new_id():
+    from obt.trigger.service import current_plan
+    from tests.on_raw_landed.builders import LOGS, MOVIE, RawBucket
+
+    bucket = RawBucket()
+    bucket.put_snapshot()
+    bucket.put(MOVIE)
+    bucket.put(LOGS)
+    batches = RecordingBatches()
+    services = replace(Services.from_settings(Settings()), objects=bucket, batches=batches)
+    current = current_plan(Settings(), services).build
+    day = current.vendor_dates[0]
+
+    every = backfill.rebuild_plan(Settings(), services, None)
+    assert backfill.submit_rebuild(services, every).outcome == "submitted"
+    one = backfill.rebuild_plan(Settings(), services, [day])
+    backfill.submit_rebuild(services, one)
+
+    assert [(p.full_rebuild, p.reclassify) for p in batches.submitted] == [(True, ()), (False, (day,))]
+    assert all(p.inputs == current.inputs and p.build_id != current.build_id for p in batches.submitted)
+    with pytest.raises(UserError, match="not a vendor date of this build: 2000-01-01"):
+        backfill.rebuild_plan(Settings(), services, [date(2000, 1, 1)])
+    # Nothing in the raw bucket: a user error naming what is missing, nothing submitted.
+    empty = replace(services, objects=RawBucket())
+    with pytest.raises(UserError, match="nothing to rebuild in gs://.*: missing a complete user_purchase snapshot"):
+        backfill.rebuild_plan(Settings(), empty, None)
+    assert len(batches.submitted) == 2

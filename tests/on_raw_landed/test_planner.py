@@ -14,7 +14,7 @@ from obt.config import ConfigError, Settings
 from obt.services import Services
 from obt.trigger.planner import ListedObject, build_id_for, decide, plan_build
 from obt.trigger.service import current_plan
-from obt_contract.layout import split_pinned_uri
+from obt_contract.layout import LAYER_VERSION, split_pinned_uri
 from tests.on_raw_landed.builders import LOGS, MANIFEST, MOVIE, PARTS, SNAPSHOT, RawBucket
 
 
@@ -30,11 +30,33 @@ def _complete() -> RawBucket:
     return bucket
 
 
-def test_build_id_is_sha256_of_sorted_name_generation_lines():
+def test_build_id_is_sha256_of_sorted_name_generation_lines_and_the_layer_version():
     inputs = [ListedObject("b", 2, 1), ListedObject("a", 10, 1)]
-    expected = "obt-" + hashlib.sha256(b"a#10\nb#2\n").hexdigest()[:20]
+    lines = sorted(["a#10", "b#2", f"layer#{LAYER_VERSION}"])
+    expected = "obt-" + hashlib.sha256("".join(f"{line}\n" for line in lines).encode()).hexdigest()[:20]
     assert build_id_for(inputs) == expected == build_id_for(reversed(inputs))
     assert build_id_for([ListedObject("a", 11, 1), ListedObject("b", 2, 1)]) != expected
+
+
+def test_a_rebuild_is_the_same_inputs_under_an_id_of_its_own_with_one_more_job_argument():
+    build = _plan(_complete()).build
+    plain = build.job_args("raw", "cur", "projects/p/topics/t", 0.5)
+    full = build.rebuilt(None, "2026-12-02T10:00:00+00:00")
+    day = build.vendor_dates[0]
+    one = build.rebuilt([day], "2026-12-02T10:00:00+00:00")
+    # Each asks for what it rebuilds: the job's arguments only grow by it (the ids differ, see below).
+    assert full.job_args("raw", "cur", "projects/p/topics/t", 0.5)[2:] == [*plain[2:], "--full-rebuild"]
+    assert one.job_args("raw", "cur", "projects/p/topics/t", 0.5)[2:] == [
+        *plain[2:],
+        "--reclassify-date",
+        day.isoformat(),
+    ]
+    # A new id per request (Dataproc refuses a batch id twice), never the event-driven build's; the same inputs.
+    ids = {build.build_id, full.build_id, one.build_id, build.rebuilt(None, "2026-12-02T11:00:00+00:00").build_id}
+    assert len(ids) == 4
+    assert full.inputs == one.inputs == build.inputs and full.input_watermark == build.input_watermark
+    with pytest.raises(ValueError, match="not a vendor date of this build: 1999-01-01"):
+        build.rebuilt([date(1999, 1, 1)], "2026-12-02T10:00:00+00:00")
 
 
 def test_complete_inputs_make_one_build_with_every_input_named():
@@ -313,7 +335,9 @@ def test_the_tagger_model_is_one_more_line_of_the_build_id():
     assert tagged.build_id == plan_build(bucket.listing(), bucket.read_manifest, MODEL).build.build_id
     newer = plan_build(bucket.listing(), bucket.read_manifest, NEWER_MODEL).build
     assert len({plain.build_id, tagged.build_id, newer.build_id}) == 3
-    lines = sorted([f"{obj.name}#{obj.generation}" for obj in bucket.listing()] + [f"tagger#{MODEL}"])
+    lines = sorted(
+        [f"{obj.name}#{obj.generation}" for obj in bucket.listing()] + [f"tagger#{MODEL}", f"layer#{LAYER_VERSION}"]
+    )
     assert tagged.build_id == "obt-" + hashlib.sha256("".join(f"{line}\n" for line in lines).encode()).hexdigest()[:20]
     # Builds are ordered by their inputs alone: a new model over the same inputs loads (equal watermarks do).
     assert tagged.input_watermark == plain.input_watermark
@@ -387,11 +411,18 @@ def test_job_arguments_parse_with_the_spark_jobs_own_parser(monkeypatch):
     read = sorted((name, generation) for _, name, generation in map(split_pinned_uri, pinned))
     assert read == sorted((obj.name, obj.generation) for obj in bucket.listing())
     assert build_id_for(ListedObject(name, generation, 1) for name, generation in read) == build.build_id
-    assert (parsed.output, parsed.topic, parsed.max_quarantine_share, parsed.tagger_model) == (
+    assert (parsed.output, parsed.topic, parsed.max_quarantine_share, parsed.tagger_model, parsed.full_rebuild) == (
         "gs://cur",
         "projects/p/topics/obt-build-complete",
         0.25,
         None,
+        False,
     )
+    assert job_args.parse_args(
+        build.rebuilt(None, "now").job_args("raw", "cur", "projects/p/topics/t", 0.25)
+    ).full_rebuild
+    day = build.vendor_dates[0]
+    one = job_args.parse_args(build.rebuilt([day], "now").job_args("raw", "cur", "projects/p/topics/t", 0.25))
+    assert (one.full_rebuild, one.reclassify_dates) == (False, (day,))
     tagged = plan_build(bucket.listing(), bucket.read_manifest, MODEL).build
     assert job_args.parse_args(tagged.job_args("raw", "cur", "projects/p/topics/t", 0.25)).tagger_model == MODEL

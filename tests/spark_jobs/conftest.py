@@ -1,9 +1,11 @@
-"""One SparkSession for every Spark test (session start costs ~7 s on a shared 2-core machine)."""
+"""One SparkSession for every Spark test (session start costs ~7 s on a shared 2-core machine); the storage emulator
+and buckets of the job's end-to-end tests in mirror mode."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +17,9 @@ SPARK_JOBS = Path(__file__).resolve().parents[2] / "spark_jobs"
 # The job's package is top-level ``obt_job`` (as in dist/spark_job.zip), not part of the ``obt`` package.
 if str(SPARK_JOBS) not in sys.path:
     sys.path.insert(0, str(SPARK_JOBS))
+
+RAW = "obt-raw"
+CURATED = "obt-curated"
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +75,33 @@ def tagger_model(spark, tmp_path_factory: pytest.TempPathFactory) -> TaggerModel
     pipeline.fit(labelled_frame(spark, data)).write().save(str(folder))
     (folder / CARD_NAME).write_text(json.dumps({"model_version": version}))
     return TaggerModel(folder, version)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.fixture(scope="module")
+def storage_emulator(monkeypatch_module):
+    """An in-memory storage emulator holding an empty curated bucket, for the module's job runs in mirror mode (they
+    upload their outputs through it, and later builds find the classified layer there)."""
+    from gcp_storage_emulator.server import create_server
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    port = _free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    monkeypatch_module.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    client = storage.Client(project="obt-test", credentials=AnonymousCredentials())
+    client.create_bucket(CURATED)
+    yield client
+    server.stop()

@@ -1,4 +1,4 @@
-"""Test inputs: job arguments, the UCI -> PostgreSQL-export conversion, a stub Pub/Sub REST endpoint."""
+"""Test inputs: job arguments, one vendor date through both phases of its rules, a stub Pub/Sub REST endpoint."""
 
 from __future__ import annotations
 
@@ -9,10 +9,22 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 TOPIC = "projects/obt-test/topics/obt-build-complete"
+DAY = date(2026, 11, 23)
+
+
+def classify_one_date(source, df):
+    """A vendor source's rows of one ingest date (``df``: its string columns and ``_corrupt``) through both phases
+    of its rules, as a build takes them (``sources.VendorSource``): per row into the layer's rows, then across the
+    build's dates, here that one; the texts are kept, so a test can read them."""
+    from pyspark.sql import functions as F
+
+    dated = df.withColumn("ingest_date", F.lit(DAY))
+    return source.apply_rules(source.layer_rows(source.classify_rows(dated, 2)))
 
 
 def write_snapshot_manifest(path: Path, parts: Sequence[Path], total_rows: int) -> None:

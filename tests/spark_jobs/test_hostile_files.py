@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import socket
 from collections import Counter
 from pathlib import Path
 
@@ -21,10 +20,9 @@ import pytest
 
 from obt_contract.layout import mirror_name, pinned_uri
 from obt_contract.schema import DATA_COLUMNS
+from tests.spark_jobs.conftest import CURATED, RAW
 from tests.spark_jobs.helpers import TOPIC, gz, job_argv, pubsub_stub, write_snapshot_manifest
 
-RAW = "obt-raw"
-CURATED = "obt-curated"
 BUILD = "obt-hostile0000000000000"
 
 pytestmark = pytest.mark.slow
@@ -105,34 +103,6 @@ LOGS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def storage_emulator(monkeypatch_module):
-    from gcp_storage_emulator.server import create_server
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    port = _free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    monkeypatch_module.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
-    client = storage.Client(project="obt-test", credentials=AnonymousCredentials())
-    client.create_bucket(CURATED)
-    yield client
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
-
-
 SNAPSHOT_MANIFEST = "user_purchase/ingest_date=2026-11-23/run_id=r1/_MANIFEST.json"
 # The input whose live generation moves after the build pinned it.
 MOVED = "log_reviews/ingest_date=2026-11-23/log_reviews.csv.gz"
@@ -210,9 +180,14 @@ def _read(spark, mirror: Path, prefix: str):
 
 
 def test_every_record_is_accounted_for(hostile_run):
-    sources = hostile_run["manifest"]["sources"]
+    sources = {name: dict(counts) for name, counts in hostile_run["manifest"]["sources"].items()}
     for counts in sources.values():
         assert counts["read"] == counts["kept"] + sum(counts["quarantined"].values())
+    # The vendor files' counts per ingest date: every date of the build, adding up to the source's.
+    for name in ("movie_review", "log_reviews"):
+        by_date = sources[name].pop("by_date")
+        assert list(by_date) == ["2026-11-23", "2026-11-24"]
+        assert by_date["2026-11-23"] == sources[name] and by_date["2026-11-24"]["read"] == 0
     assert sources["user_purchase"] == {
         "read": 13,
         "kept": 4,
@@ -363,14 +338,17 @@ def test_a_crash_leaves_no_manifest_and_publishes_nothing(spark, tmp_path, monke
 
     manifest = tmp_path / "_MANIFEST.json"
     write_snapshot_manifest(manifest, [], total_rows=1)
-    logs_file = tmp_path / "log_reviews.csv"
+    # Vendor files named as the raw layout names them (their ingest date is in the name).
+    logs_file = tmp_path / "log_reviews/ingest_date=2026-11-23/log_reviews.csv"
+    logs_file.parent.mkdir(parents=True)
     logs_file.write_bytes(LOGS)
     argv = job_argv(
         "obt-crash00000000000000",
         manifest.as_uri(),
         [(tmp_path / "missing-part.csv.gz").as_uri()],
-        [(tmp_path / "missing-reviews.csv").as_uri()],
-        [logs_file.as_uri()],
+        # Not Path.as_uri(): it percent-encodes '=', which Hadoop would take literally.
+        [f"file://{tmp_path}/movie_review/ingest_date=2026-11-23/missing-reviews.csv"],
+        [f"file://{logs_file}"],
         (tmp_path / "curated").as_uri(),
     )
     with pubsub_stub() as (host, published):

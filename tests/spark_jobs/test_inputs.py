@@ -177,3 +177,21 @@ def test_an_unreachable_metadata_api_fails_loudly_after_its_retries(monkeypatch)
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", dead)
     with pytest.raises(google_api.ApiError, match=f"reading the metadata of {REVIEWS} failed"):
         inputs.live_state(f"{REVIEWS}#17")
+
+
+def test_a_layer_marker_is_found_where_builds_write_it_and_an_absent_one_is_none(spark, tmp_path, monkeypatch):
+    from obt_job import markers
+
+    uri = f"file://{tmp_path}/classified/ingest_date=2026-11-23/0123456789abcdef/_LAYER.json"
+    assert markers.find(spark, PathMap(), [uri]) == {uri: None}
+    assert markers.write(spark, PathMap(), {uri: {"layer_key": "0123456789abcdef"}}) == {uri: None}
+    assert markers.find(spark, PathMap(), [uri]) == {uri: markers.Marker(None, {"layer_key": "0123456789abcdef"})}
+    # On Dataproc the JSON API tells whether a marker exists (and its generation) before the Hadoop read.
+    marker = "gs://curated/classified/ingest_date=2026-11-23/0123456789abcdef/_LAYER.json"
+    with metadata_stub({}) as (host, asked):
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", host)
+        assert markers.find(spark, PathMap(), [marker]) == {marker: None}
+    assert asked == [
+        "/storage/v1/b/curated/o/classified%2Fingest_date%3D2026-11-23%2F0123456789abcdef%2F_LAYER.json"
+        "?fields=generation"
+    ]

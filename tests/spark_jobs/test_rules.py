@@ -1,4 +1,4 @@
-"""Each business rule on small hand-made DataFrames (one shared SparkSession)."""
+"""Each business rule on small hand-made DataFrames (one shared SparkSession); the vendor rules on one date."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from obt_job import logs, obt, purchases, reviews  # noqa: E402
+from obt_job import layer, logs, obt, purchases, reviews  # noqa: E402
 from obt_job.csv_input import CORRUPT  # noqa: E402
+from obt_job.sources import VENDOR_SOURCES  # noqa: E402
 
 from obt_contract.schema import DATA_COLUMNS  # noqa: E402
+from tests.spark_jobs.helpers import DAY, classify_one_date  # noqa: E402
+
+REVIEWS, LOGS = VENDOR_SOURCES
 
 P_SCHEMA = ", ".join(f"{c} string" for c in (*purchases.COLUMNS, CORRUPT))
 R_SCHEMA = ", ".join(f"{c} string" for c in (*reviews.COLUMNS, CORRUPT))
@@ -172,7 +176,7 @@ def test_vendor_duplicates_conflicts_and_malformed(spark):
         ("3", "short", None, '3,"short'),
         (" 4 ", " padded ", " 5 ", None),
     ]
-    got = reviews.classify(spark.createDataFrame(rows, R_SCHEMA)).collect()
+    got = classify_one_date(REVIEWS, spark.createDataFrame(rows, R_SCHEMA)).collect()
     reasons = sorted((r["reason"] or "kept") for r in got)
     assert reasons == sorted(
         ["kept", "duplicate", "conflicting_review_id", "conflicting_review_id"] + ["malformed"] * 4 + ["kept"]
@@ -191,7 +195,7 @@ def test_bad_logs(spark):
         ("6", "not xml at all", None),
         ("7", _xml(location=" Lousiana "), None),
     ]
-    got = {r["review_id"]: r for r in logs.classify(spark.createDataFrame(rows, L_SCHEMA)).collect()}
+    got = {r["review_id"]: r for r in classify_one_date(LOGS, spark.createDataFrame(rows, L_SCHEMA)).collect()}
     assert {k: r["reason"] for k, r in got.items()} == {
         1: None,
         2: "bad_log",
@@ -208,12 +212,13 @@ def test_bad_logs(spark):
 
 def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
     # The tagger's scores (tagging.score): customer 200's review was not scored (no model).
+    # Layer rows after the rules (their ingest date, and ``reason`` NULL: kept), with their texts.
     review_rows = spark.createDataFrame(
         [(1, 100, 1, 1, 0.75, "r1"), (2, 100, 0, 1, 0.5, "r2"), (3, 200, 1, None, None, "r3"),
          (4, 300, 1, 0, 0.1, "r4")],
         "review_id bigint, customer_id bigint, positive_review int, predicted_positive int, sentiment_score double, "
         "review_str string",
-    )  # fmt: skip
+    ).selectExpr("*", f"DATE'{DAY}' AS ingest_date", "CAST(NULL AS string) AS reason")  # fmt: skip
     day = dt.date(2021, 4, 25)
     log_rows = spark.createDataFrame(
         [
@@ -224,7 +229,7 @@ def test_obt_one_row_per_key_and_left_join_after_aggregation(spark):
         ],
         "review_id bigint, log_date date, device string, location string, os string, browser string, "
         "region string, season string, log string",
-    )
+    ).selectExpr("*", f"DATE'{DAY}' AS ingest_date", "CAST(NULL AS string) AS reason")
     # The join itself sees no text (as in the build, where texts are not cached); orphans fetch theirs.
     joined = obt.join_reviews_logs(review_rows.drop("review_str"), log_rows.drop("log"))
     orphans = obt.orphan_records(joined.where("reason IS NOT NULL"), review_rows, log_rows)
@@ -290,10 +295,20 @@ def _shuffles_and_sorts(df) -> tuple[int, int]:
     return plan.count("Exchange "), plan.count("Sort [")
 
 
-def test_each_source_is_shuffled_once_and_sorted_at_most_once(spark):
-    """Repeats, conflicts and exact duplicates are found with a single shuffle of the rows (the review
-    texts are the bulk of the data; a second partitioning would move them twice), the vendor rules'
-    two windows share one sort, and the purchases' exact-row dedupe sorts nothing (a hash aggregate)."""
-    assert _shuffles_and_sorts(reviews.classify(spark.createDataFrame([("1", "a", "1", None)], R_SCHEMA))) == (1, 1)
-    assert _shuffles_and_sorts(logs.classify(spark.createDataFrame([("1", _xml(), None)], L_SCHEMA))) == (1, 1)
+def test_each_source_is_shuffled_once_and_sorted_at_most_once(spark, tmp_path):
+    """Per row, a date's repeats are found with a single shuffle of the rows (the review texts are the bulk of the
+    data; a second partitioning would move them twice), and so are the repeats and conflicts across dates (over
+    narrow rows), the rules' two windows sharing one sort; the purchases' exact-row dedupe sorts nothing (a hash
+    aggregate)."""
+    for source, row in ((REVIEWS, ("1", "a", "1", None)), (LOGS, ("1", _xml(), None))):
+        schema = ", ".join(f"{c} string" for c in (*source.columns, CORRUPT))
+        # The date a column, as a build reads it from each file's name (a literal would be optimised out).
+        dated = spark.createDataFrame([(*row, DAY)], f"{schema}, ingest_date date")
+        rows = source.layer_rows(source.classify_rows(dated, 2))
+        assert _shuffles_and_sorts(rows) == (1, 1), source.name
+        # As a build reads a layer: its files, the narrow columns.
+        layer.write(rows, f"file://{tmp_path / source.name}")
+        files = [f"file://{path}" for path in (tmp_path / source.name).rglob("*.parquet")]
+        narrow = [c for c in rows.columns if c != "ingest_date" and c not in source.text_parts]
+        assert _shuffles_and_sorts(source.apply_rules(layer.read(spark, rows.schema, files, narrow))) == (1, 1)
     assert _shuffles_and_sorts(purchases.classify(spark.createDataFrame([_purchase()], P_SCHEMA))) == (1, 0)

@@ -3,6 +3,7 @@ in the JVM; nothing loaded without a model; a model URI that does not name its m
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 
@@ -14,8 +15,9 @@ from obt_job import obt, reviews, tagging  # noqa: E402
 from obt_job.args import parse_args  # noqa: E402
 from obt_job.csv_input import CORRUPT  # noqa: E402
 from obt_job.paths import PathMap  # noqa: E402
+from obt_job.sources import VENDOR_SOURCES  # noqa: E402
 
-from tests.spark_jobs.helpers import job_argv  # noqa: E402
+from tests.spark_jobs.helpers import DAY, classify_one_date, job_argv  # noqa: E402
 
 R_SCHEMA = ", ".join(f"{c} string" for c in (*reviews.COLUMNS, CORRUPT))
 # New texts (none is in the labelled sample), by review id; 10 and 11 share an OBT key, 12 has its own.
@@ -36,15 +38,15 @@ REJECTED = [("200", "great superb", "13"), ("200", "awful", "13"), ("abc", "wond
 
 def classified_reviews(spark):
     rows = [(str(CUSTOMER[i]), text, str(i), None) for i, text in NEW_TEXTS.items()]
-    return reviews.classify(spark.createDataFrame(rows + [(*r, None) for r in REJECTED], R_SCHEMA))
+    return classify_one_date(VENDOR_SOURCES[0], spark.createDataFrame(rows + [(*r, None) for r in REJECTED], R_SCHEMA))
 
 
-def model_says(spark, tagger_model) -> dict[str, tuple[int, float]]:
-    """What the saved model itself says for each new text: (prediction, P(positive))."""
+def model_says(spark, tagger_model, texts=None) -> dict[str, tuple[int, float]]:
+    """What the saved model itself says for each text (default: the new texts): (prediction, P(positive))."""
     from pyspark.ml import PipelineModel
 
-    texts = spark.createDataFrame([(t,) for t in NEW_TEXTS.values()], "review_str string")
-    scored = PipelineModel.load(str(tagger_model.folder)).transform(texts).collect()
+    frame = spark.createDataFrame([(t,) for t in texts or NEW_TEXTS.values()], "review_str string")
+    scored = PipelineModel.load(str(tagger_model.folder)).transform(frame).collect()
     return {row["review_str"]: (int(row["prediction"]), float(row["probability"][1])) for row in scored}
 
 
@@ -74,9 +76,9 @@ def test_kept_reviews_are_scored_as_the_model_scores_them_and_aggregated_per_key
 
     day = dt.date(2021, 4, 25)
     logs = spark.createDataFrame(
-        [(i, day, "Mobile", "Kansas", "Linux", "Firefox", "East", "Spring") for i in NEW_TEXTS],
+        [(i, day, "Mobile", "Kansas", "Linux", "Firefox", "East", "Spring", DAY) for i in NEW_TEXTS],
         "review_id bigint, log_date date, device string, location string, os string, browser string, "
-        "region string, season string",
+        "region string, season string, ingest_date date",
     )
     kept = scored.where("reason IS NULL").drop("review_str")  # as cached: without the text
     joined = obt.join_reviews_logs(kept, logs).where("reason IS NULL")
@@ -94,6 +96,36 @@ def test_kept_reviews_are_scored_as_the_model_scores_them_and_aggregated_per_key
         "reviews_scored": len(NEW_TEXTS),
         "predicted_positive": sum(p for p, _ in says.values()),
     }
+
+
+def test_each_distinct_kept_text_is_scored_once_and_every_review_gets_its_scores(spark, tagger, tagger_model):
+    """The model is given each distinct text of the kept reviews once (an empty text and a blank one are both NULL
+    once trimmed, and NULL is scored as empty); the join that brings the scores back loses and repeats no review."""
+    great, boring = NEW_TEXTS[10], NEW_TEXTS[11]
+    rows = [("300", great, "20"), ("301", great, "21"), ("302", great, "22"), ("300", boring, "23")]
+    rows += [("300", "", "24"), ("301", "  ", "25"), ("x", NEW_TEXTS[12], "26")]  # 26: malformed, never scored
+    classified = classify_one_date(VENDOR_SOURCES[0], spark.createDataFrame([(*r, None) for r in rows], R_SCHEMA))
+    given = []
+
+    class Recording:
+        """The loaded model, noting what it is given."""
+
+        def transform(self, df):
+            given.append(df)
+            return tagger.model.transform(df)
+
+    scored = tagging.score(dataclasses.replace(tagger, model=Recording()), classified).collect()
+    by_id = {r["review_id"]: r for r in scored}
+    assert len(scored) == len(by_id) == len(rows)
+    [texts] = given
+    assert sorted(texts.columns) == ["_tagger_text_key", "review_str"]
+    assert sorted(r["review_str"] or "" for r in texts.collect()) == sorted(["", boring, great])
+    says = model_says(spark, tagger_model, (great, boring, ""))
+    for review_id, text in ((20, great), (21, great), (22, great), (23, boring), (24, ""), (25, "")):
+        got = (by_id[review_id]["predicted_positive"], by_id[review_id]["sentiment_score"])
+        assert got == pytest.approx(says[text], abs=1e-12), review_id
+    assert by_id[26]["reason"] == "malformed"
+    assert (by_id[26]["predicted_positive"], by_id[26]["sentiment_score"]) == (None, None)
 
 
 def _python_udfs(df) -> list[str]:
