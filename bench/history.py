@@ -40,13 +40,11 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
@@ -56,7 +54,7 @@ sys.path[:0] = [str(ROOT / "spark_jobs"), str(ROOT), str(ROOT / "bench")]
 from obt_job.args import build_parser, parse_args  # noqa: E402
 from obt_job.job import run as run_job  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
-from transform import TOPIC, _Stub, convert_purchases  # noqa: E402
+from transform import TOPIC, bench_session, convert_purchases  # noqa: E402
 
 from obt.config import Settings  # noqa: E402
 from obt.load.messages import parse_message  # noqa: E402
@@ -411,27 +409,11 @@ def parse_options(argv: Sequence[str] | None = None) -> argparse.Namespace:
 @contextmanager
 def spark_session() -> Iterator[SparkSession]:
     """``bench/transform.py``'s session, its job publishing to a local stub."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{server.server_address[1]}"
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("bench-history")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "4g")
-        # As in bench/transform.py: with the default cache of 100 generated classes every build compiles again.
-        .config("spark.sql.codegen.cache.maxEntries", "2000")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = bench_session("bench-history")
     try:
         yield spark
     finally:
         spark.stop()
-        server.shutdown()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

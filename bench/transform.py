@@ -138,6 +138,31 @@ def convert_purchases(source: Path, target: Path) -> int:
         return seed.spool_converted(src, dst)
 
 
+def bench_session(app: str):
+    """The benchmarks' SparkSession (``local[2]``), its job publishing to a local stub Pub/Sub (``_Stub``): a daemon
+    thread, which ends with the benchmark's process (one session per process)."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{server.server_address[1]}"
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName(app)
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "4g")
+        # The job generates more classes than the default cache of 100 holds, so without this every rerun
+        # would generate, compile and JIT-compile them again, and warm or hot would measure a cold job.
+        .config("spark.sql.codegen.cache.maxEntries", "2000")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
 def prepare(scale: str, data: Path, work: Path) -> dict[str, Path]:
     folder = work / f"inputs-{scale}"
     files = {
@@ -238,26 +263,8 @@ def measure_spark(scale: str, data: Path, work: Path, runs: int, tagger_model: s
     """In this (fresh) process: the job ``runs`` times on the same inputs in one JVM and, when ``tagger_model`` is
     given, as many times scored by it (in the order the module docstring gives)."""
     files = prepare(scale, data, work)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{server.server_address[1]}"
-    from pyspark.sql import SparkSession
-
     started = time.perf_counter()
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("bench-transform")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "4g")
-        # The job generates more classes than the default cache of 100 holds, so without this every rerun
-        # would generate, compile and JIT-compile them again, and warm or hot would measure a cold job.
-        .config("spark.sql.codegen.cache.maxEntries", "2000")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = bench_session("bench-transform")
     session_s = time.perf_counter() - started
     task_cpu = TaskCpu(spark)
     models = [None, *([tagger_model] if tagger_model else [])]
@@ -278,7 +285,6 @@ def measure_spark(scale: str, data: Path, work: Path, runs: int, tagger_model: s
         else None
     )
     spark.stop()
-    server.shutdown()
     read = sum(s["read"] for k, s in manifest["sources"].items() if k != "review_log_join")
     return {
         "session": session_s,
