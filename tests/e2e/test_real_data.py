@@ -56,11 +56,14 @@ def test_reference_figures(result: demo.DemoResult) -> None:
     assert manifest["obt"]["rows"] == result.obt_rows == 99_965
     assert result.outcome.ledger["rows_inserted"] == 99_965
     assert manifest["status"] == "succeeded"
-    assert manifest["sources"]["movie_review"] == {
+    reviews = manifest["sources"]["movie_review"]
+    assert {k: reviews[k] for k in ("read", "kept", "quarantined")} == {
         "read": 100_000,
         "kept": 100_000,
         "quarantined": {"malformed": 0, "duplicate": 0, "conflicting_review_id": 0},
     }
+    # One vendor date: its counts are the source's.
+    assert list(reviews["by_date"].values()) == [{k: reviews[k] for k in ("read", "kept", "quarantined")}]
     assert manifest["sources"]["review_log_join"]["kept"] == 100_000
     for counts in manifest["sources"].values():
         assert counts["read"] == counts["kept"] + sum(counts["quarantined"].values())
