@@ -131,7 +131,7 @@ def record_load(warehouse: DuckDbWarehouse, build_id: str, obt_rows: int, review
             "inputs": json.dumps(inputs, sort_keys=True), "outcome": "loaded", "reason": "loaded",
             "rows_staged": obt_rows, "rows_inserted": obt_rows, "rows_updated": 0, "rows_deleted": 0,
             "bytes_staged": 1_000_000, "stage_seconds": 0.8, "merge_seconds": 0.4,
-            "started_at": LOADED_AT - timedelta(seconds=2), "finished_at": LOADED_AT,
+            "started_at": LOADED_AT - timedelta(seconds=2), "finished_at": LOADED_AT, "partitions": None,
         }
     )  # fmt: skip
     warehouse.record_dq_counts(build_id, dq_counts(reviews))
