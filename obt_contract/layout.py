@@ -50,7 +50,8 @@ MARKER_NAME = "_PUBLISHED.json"
 LAYER_MARKER_NAME = "_LAYER.json"
 # Bump when what a date's layer holds changes (a vendor rule, a column): every date is then classified again once,
 # since the version is part of every layer key, and the build id hashes it too (a new version, a new build).
-LAYER_VERSION = 1
+# 2: the files hold their ingest date as a column too (``_ingest_date``), which readers of version 1 files lacked.
+LAYER_VERSION = 2
 LAYER_KEY_HEX_DIGITS = 16
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -164,9 +165,18 @@ def quarantine_prefix(source: str, build_id: str) -> str:
 
 
 CLASSIFIED_PREFIX = "classified/"
-# The ingest date of a raw vendor object or of a layer file, from its path or URI (a Java and Python regex: Spark
-# reads each row's date from the file it came from). Greedy, so the last ``ingest_date=`` segment counts.
-INGEST_DATE_IN_PATH = r"^.*/ingest_date=([0-9]{4}-[0-9]{2}-[0-9]{2})/"
+# What precedes the ingest date in the path of a raw vendor object or of a layer file: the date is the ten
+# characters after its last occurrence (``ingest_date_in_path``; the job's Spark reads cut a row's file path so too).
+INGEST_DATE_SEGMENT = "/ingest_date="
+
+
+def ingest_date_in_path(path: str) -> date | None:
+    """The ingest date in a raw vendor object's or a layer file's path or URI; ``None`` when there is none."""
+    _, found, rest = path.rpartition(INGEST_DATE_SEGMENT)
+    try:
+        return date.fromisoformat(rest[:10]) if found and rest[10:11] == "/" else None
+    except ValueError:
+        return None
 
 
 def layer_key(inputs: Iterable[str], tagger_model: str | None) -> str:

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from obt_job import google_api, inputs, publish, sources, vendor_dates
+from obt_job import google_api, inputs, layer, publish, sources, vendor_dates
 from obt_job import manifest as mf
 from obt_job.args import parse_args
 from obt_job.paths import PathMap
@@ -341,4 +341,17 @@ def test_obt_partitions_give_each_log_dates_rows_and_an_unsigned_hex_digest():
     assert mf.obt_partitions(rows) == {
         "2021-01-01": {"rows": 2, "digest": "00000000000000ff"},
         "2021-01-02": {"rows": 3, "digest": "ffffffffffffffff"},
+    }
+
+
+def test_the_ingest_date_of_a_vendor_file_or_a_layer_file_is_read_from_its_path():
+    mirrored = layout.mirror_name(f"{REVIEWS_D1}#7")  # B/NAME.generations/G/BASENAME: the date still in it
+    for path in (REVIEWS_D1, mirrored, "file:///x/ingest_date=2026-01-01/movie_review/ingest_date=2026-11-23/m.csv"):
+        assert layout.ingest_date_in_path(path) == date(2026, 11, 23), path
+    for path in ("gs://raw/movie_review/movie_review.csv", "/ingest_date=2026-13-01/x", "/ingest_date=2026-11-23x/"):
+        assert layout.ingest_date_in_path(path) is None, path
+    names = ["ingest_date=2026-11-24/part-1.parquet", "ingest_date=2026-11-23/part-0.parquet", "_SUCCESS"]
+    assert layer.files_by_date("gs://c/f/", names) == {
+        date(2026, 11, 23): ("gs://c/f/ingest_date=2026-11-23/part-0.parquet",),
+        date(2026, 11, 24): ("gs://c/f/ingest_date=2026-11-24/part-1.parquet",),
     }
