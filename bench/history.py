@@ -54,7 +54,7 @@ sys.path[:0] = [str(ROOT / "spark_jobs"), str(ROOT), str(ROOT / "bench")]
 from obt_job.args import build_parser, parse_args  # noqa: E402
 from obt_job.job import run as run_job  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
-from transform import TOPIC, bench_session, convert_purchases  # noqa: E402
+from transform import TOPIC, TaskCpu, bench_session, convert_purchases  # noqa: E402
 
 from obt.config import Settings  # noqa: E402
 from obt.load.messages import parse_message  # noqa: E402
@@ -204,32 +204,6 @@ class CuratedBucket:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(found[1], path)
         return True
-
-
-class TaskCpu:
-    """Spark task CPU: ``executorCpuTime`` summed over the stages run since the last reading. The SparkContext's
-    status store holds every stage's metrics whether or not the UI runs, and in local mode the tasks are threads of
-    this JVM, whose CPU time the executor measures."""
-
-    def __init__(self, spark: SparkSession) -> None:
-        self._context = spark.sparkContext._jsc.sc()
-        gateway = spark.sparkContext._gateway
-        self._no_quantiles = gateway.new_array(gateway.jvm.double, 0)
-        self._as_java = gateway.jvm.scala.jdk.javaapi.CollectionConverters.asJava
-        self._last_stage = max((stage.stageId() for stage in self._stages()), default=-1)
-
-    def _stages(self) -> list[Any]:
-        # A stage's metrics reach the store through the listener bus, which may still hold them when the job returns.
-        self._context.listenerBus().waitUntilEmpty()
-        store = self._context.statusStore()
-        return list(self._as_java(store.stageList(None, False, False, self._no_quantiles, None)))
-
-    def seconds(self) -> float:
-        """The CPU seconds of the stages (every attempt) run since the last call; stage ids only grow."""
-        stages = [(stage.stageId(), stage.executorCpuTime()) for stage in self._stages()]
-        new = [(stage_id, nanos) for stage_id, nanos in stages if stage_id > self._last_stage]
-        self._last_stage = max((stage_id for stage_id, _ in new), default=self._last_stage)
-        return sum(nanos for _, nanos in new) / 1e9
 
 
 def build_id(*label: object) -> str:

@@ -10,22 +10,12 @@ import json
 import duckdb
 import pytest
 
-from obt.config import Settings
 from obt.warehouse.base import LoadState, MergeScope, ledger_row
-from obt.warehouse.duckdb import DuckDbWarehouse
 from tests.warehouse.obt_rows import KEY, key, make_rows, write_parquet
 
 B1, B2, B3 = ("obt-" + digit * 20 for digit in "123")
 D1, D2 = dt.date(2021, 1, 1), dt.date(2021, 1, 2)
 URI = "gs://obt-curated/obt/build_id={}/_MANIFEST.json"
-
-
-@pytest.fixture
-def warehouse(tmp_path):
-    settings = Settings(state_dir=tmp_path / "state", warehouse_path=tmp_path / "state" / "warehouse.duckdb")
-    wh = DuckDbWarehouse(settings)
-    wh.ensure_schema()
-    return wh
 
 
 def stage(wh, build_id, rows, folder):

@@ -10,9 +10,7 @@ import time
 import duckdb
 import pytest
 
-from obt.config import Settings
 from obt.warehouse.base import ledger_row
-from obt.warehouse.duckdb import DuckDbWarehouse
 from obt_contract.schema import ADDED_COLUMNS
 from tests.warehouse.obt_rows import KEY, SCHEMA, SCHEMA_BEFORE_ADDED, change, key, make_rows, write_parquet
 
@@ -20,14 +18,6 @@ B1 = "obt-" + "1" * 20
 B2 = "obt-" + "2" * 20
 B3 = "obt-" + "3" * 20
 WATERMARKS = itertools.count(1)
-
-
-@pytest.fixture
-def warehouse(tmp_path):
-    settings = Settings(state_dir=tmp_path / "state", warehouse_path=tmp_path / "state" / "warehouse.duckdb")
-    wh = DuckDbWarehouse(settings)
-    wh.ensure_schema()
-    return wh
 
 
 def loaded_row(build_id, watermark=None):
