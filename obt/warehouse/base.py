@@ -56,7 +56,15 @@ def ddl_columns(name: str) -> tuple[tuple[str, str], ...]:
 LOAD_COLUMNS = ("build_id", "loaded_at")
 # What ``Warehouse.ensure_schema`` runs, in order: each creates what is missing and leaves the rest alone
 # (``obt_add_columns`` upgrades an OBT created before its newest columns, ``load_ledger_add_columns`` the ledger).
-SCHEMA_SQL = ("obt", "obt_add_columns", "load_ledger", "load_ledger_add_columns", "dq_counts")
+SCHEMA_SQL = (
+    "obt",
+    "obt_add_columns",
+    "load_ledger",
+    "load_ledger_add_columns",
+    "load_lock",
+    "load_lock_row",
+    "dq_counts",
+)
 
 
 def data_schema() -> tuple[tuple[str, str], ...]:
@@ -302,6 +310,7 @@ def render(
         obt=table(settings.obt_dataset, settings.obt_table),
         ledger=table(settings.ops_dataset, "load_ledger"),
         dq_counts=table(settings.ops_dataset, "dq_counts"),
+        load_lock=table(settings.ops_dataset, "load_lock"),
         staging=table(settings.staging_dataset, staging_table_name(build_id)) if build_id else "{staging}",
         target_partitions=scope.predicate("t.log_date"),
         source_partitions=scope.predicate("log_date"),

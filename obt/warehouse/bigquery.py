@@ -15,9 +15,11 @@ reported with its own row counts. When such an existing job failed, its id is sp
 ``…_3`` …
 A job id is never retried by the client library itself (``job_retry=None``): the same id cannot run twice.
 
-BigQuery allows few concurrent mutating DML statements per table and aborts one of two transactions that
-mutate the OBT at once; the function runs with concurrency 1, and the script is retried with backoff on
-"concurrent update" / serialization errors, reading the ledger afresh each time.
+BigQuery allows few concurrent mutating DML statements per table and cancels one of two transactions that
+mutate the same table at once. Every load script first updates the one row of ``obt_ops.load_lock``
+(``sql/load_lock.sql``), so any two loads conflict, a load that changes no partition (no MERGE, an appended ledger
+row) included; the function runs with concurrency 1 besides, which Cloud Run may exceed briefly. The script is
+retried with backoff on "concurrent update" / serialization errors, reading the ledger afresh each time.
 """
 
 from __future__ import annotations
@@ -147,8 +149,8 @@ class BigQueryWarehouse:
 
     @contextmanager
     def serialized(self) -> Iterator[None]:
-        # Serialised by the deployment (max instances 1, concurrency 1) and by MERGE retries: a BigQuery
-        # table has no lock a client could hold across jobs.
+        # Serialised by the deployment (max instances 1, concurrency 1) and by the load lock row each load's
+        # transaction updates (module docstring): a BigQuery table has no lock a client could hold across jobs.
         yield
 
     # -- queries ------------------------------------------------------------------------------------------
@@ -281,6 +283,7 @@ class BigQueryWarehouse:
             self.settings,
             build_id,
             scope,
+            take_lock=self.sql("take_load_lock").strip(),
             load_state=self.sql("load_state").strip(),
             merge=self.sql("merge", build_id, scope).strip(),
             insert_ledger=insert.strip(),

@@ -182,6 +182,7 @@ class DuckDbWarehouse:
         with self._conn() as conn:
             conn.execute("BEGIN TRANSACTION")
             try:
+                self._execute(conn, self.sql("take_load_lock"), {"build_id": build_id})
                 state = self._load_state(conn, build_id)
                 if state.refusal(ledger["input_watermark"]) is not None or scope.stale(state):
                     conn.execute("ROLLBACK")

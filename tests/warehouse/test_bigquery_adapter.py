@@ -197,7 +197,7 @@ def test_merge_and_ledger_row_are_one_transaction_script(warehouse, client):
     trees = sqlglot.parse(script, read="bigquery")
     kinds = [type(t).__name__ for t in trees if not isinstance(t, exp.Declare)]
     # IF … THEN and END IF are opaque to sqlglot (commands); the order around them is what matters.
-    assert kinds[:2] == ["Transaction", "Set"]
+    assert kinds[:3] == ["Transaction", "Update", "Set"]  # the load lock, then the ledger read
     assert kinds.index("Merge") < kinds.index("Insert") < kinds.index("Commit") < len(kinds) - 1
     assert kinds[-1] == "Select"
     assert script.index("BEGIN TRANSACTION") < script.index("IF loaded_before = 0") < script.index("MERGE `proj")
@@ -460,3 +460,24 @@ def test_an_empty_build_stages_a_table_partitioned_like_the_obt(warehouse, clien
     (create,) = sqlglot.parse(client.query.call_args.args[0], read="bigquery")
     assert create.this.sql("bigquery") == "`proj.obt_staging.obt_obt_0123456789abcdef0123`"
     assert create.find(exp.PartitionedByProperty).this.sql("bigquery") == "log_date"
+
+
+@pytest.mark.parametrize("scope", [None, SCOPE, MergeScope((), BASE)], ids=["full", "bounded", "no change"])
+def test_every_load_script_takes_the_load_lock_first_in_its_transaction(warehouse, client, scope):
+    """Any two loads conflict, even one that runs no MERGE (sql/load_lock.sql; test_load_lock)."""
+    client.query.return_value = script_result(last_build_id=BASE)
+    warehouse.merge(BUILD, loaded_row(), **({"scope": scope} if scope else {}))
+    statements = sqlglot.parse(client.query.call_args.args[0], read="bigquery")
+    begin = next(i for i, t in enumerate(statements) if isinstance(t, exp.Transaction))
+    lock = statements[begin + 1]
+    assert isinstance(lock, exp.Update) and lock.this.sql("bigquery") == "`proj.obt_ops.load_lock`"
+    assert lock.find(exp.Parameter).sql("bigquery") == "@build_id"
+    params = {p.name: p.value for p in client.query.call_args.kwargs["job_config"].query_parameters}
+    assert params["build_id"] == BUILD
+
+
+def test_ensure_schema_creates_the_lock_before_its_row(warehouse, client):
+    warehouse.ensure_schema()
+    sql = [s for s in executed_sql(client) if "load_lock" in s]
+    assert len(sql) == 2 and "CREATE TABLE IF NOT EXISTS `proj.obt_ops.load_lock`" in sql[0]
+    assert "INSERT INTO `proj.obt_ops.load_lock`" in sql[1] and "WHERE NOT EXISTS" in sql[1]

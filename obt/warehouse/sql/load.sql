@@ -1,9 +1,10 @@
--- One load as one transaction (BigQuery script; DuckDB runs the same steps from Python): read the ledger, and
+-- One load as one transaction (BigQuery script; DuckDB runs the same steps from Python): take the load lock
+-- (load_lock.sql: any two loads conflict, even one that changes no partition), read the ledger, and
 -- unless it shows this build loaded or a newer one loaded (the rule of obt.warehouse.base.LoadState.refusal), or
 -- the last loaded build is no longer the one the MERGE's partitions were computed against (@base_build_id, NULL
 -- for a full MERGE: MergeScope.stale), MERGE the staged build into the OBT and append its 'loaded' ledger row.
 -- Both commit, or neither does.
--- The statements in braces are load_state.sql, merge.sql and insert_ledger.sql; the ledger row takes its counts
+-- The statements in braces are take_load_lock.sql, load_state.sql, merge.sql and insert_ledger.sql; the ledger row takes its counts
 -- and finished_at from the variables below instead of parameters (obt.warehouse.bigquery.SCRIPT_VALUES).
 -- A MERGE reports one total (@@row_count); the split comes from the table before and after it, which relies on
 -- no OBT row carrying this build's id before its MERGE: true, since a build's id enters the OBT only through its
@@ -18,6 +19,7 @@ DECLARE rows_before, rows_changed, rows_after, rows_stamped INT64;
 DECLARE inserted_rows, updated_rows, deleted_rows INT64;
 
 BEGIN TRANSACTION;
+{take_lock};
 SET (loaded_before, newest_watermark, newest_build) = (
   SELECT AS STRUCT times_loaded, last_watermark, last_build_id FROM ({load_state})
 );
