@@ -114,11 +114,12 @@ class Build:
        not get stops the build here, with nothing read (``inputs.InputGone``).
     2. ``read_snapshot_manifest``: the purchase snapshot's manifest (its row count is checked in 12).
     3. ``load_tagger``: the review tagger ``--tagger-model`` names, if any (``tagging``: a model unusable for this
-       build stops it before any source is read).
+       build stops it before any source is read; the model itself is loaded only when a date needs scoring).
     4. ``find_layers``: the vendor inputs grouped by ingest date, and the marker of each date an earlier build
        classified (``vendor_dates``, ``markers``; none with ``--full-rebuild``); in mirror mode their files brought
        down.
-    5. ``classify_sources``, concurrently: the purchase snapshot read and classified; each vendor source's dates
+    5. ``classify_sources``, concurrently (first, when a review date is to be scored, the tagger's model loaded):
+       the purchase snapshot read and classified; each vendor source's dates
        without a layer read, classified per row (the reviews scored by the tagger) and written as this build's
        layer files; then the rules across dates over the layer rows of every date. Each source's rows cached
        without their texts and tallied (counts per reason and date, its share of the metrics) by the one query
@@ -208,7 +209,7 @@ class Build:
     def load_tagger(self) -> None:
         if self.args.tagger_model:
             tagger = self.tagger = tagging.load(self.spark, self.paths, self.args.tagger_model)
-            log.info("tagger loaded", build_id=self.args.build_id, uri=tagger.uri, model_version=tagger.model_version)
+            log.info("tagger found", build_id=self.args.build_id, uri=tagger.uri, model_version=tagger.model_version)
 
     def find_layers(self) -> None:
         inputs = {s.name: s.uris(self.args) for s in VENDOR_SOURCES}
@@ -238,6 +239,12 @@ class Build:
         )
 
     def classify_sources(self) -> dict[str, Classified]:
+        if self.tagger is not None and any(d.day not in self.layers and d.uris.get(MOVIE_REVIEW) for d in self.dates):
+            # Now, while the cores are idle: loading the model runs a dozen small Spark jobs, which behind the
+            # sources' long read tasks would wait for a free core and hold back the reviews (4-5 s, measured).
+            started = time.monotonic()
+            self.tagger.model  # noqa: B018 - loads it (a cached property)
+            log.info("tagger model loaded", build_id=self.args.build_id, seconds=round(time.monotonic() - started, 2))
         tasks = {PURCHASES: self._classify_purchases} | {
             s.name: partial(self._classify_vendor, s) for s in VENDOR_SOURCES
         }
@@ -409,7 +416,7 @@ class Build:
         rows = source.classify_rows(dated, self.spark.sparkContext.defaultParallelism)
         if source.name == MOVIE_REVIEW:
             # Before the layer, which keeps the scores with the rows and leaves the model out of every later read.
-            rows = tagging.score(self.tagger, rows)
+            rows = tagging.score(self.tagger, rows, empty=not uris)
         return source.layer_rows(rows)
 
     def _write_layer(self, source: VendorSource, rows: DataFrame) -> dict[date, tuple[str, ...]]:

@@ -25,6 +25,12 @@ Decisions:
   machine's noise).
 - **No model, no scores.** Without ``--tagger-model`` nothing is loaded and both columns are NULL, typed as with a
   model, so the rest of the build does not depend on whether there is one.
+- **The model is loaded only to score.** ``load`` reads and checks the card (one small file), so an unusable model
+  still stops the build before any source is read; the ``PipelineModel`` itself (~1.4 s hot: a dozen small Spark
+  jobs reading its stages) is loaded on first use of ``Tagger.model``, which ``job.Build`` makes just before the
+  sources are classified when a review date is to be scored (not inside a source's thread: there its jobs would
+  wait behind the other sources' long read tasks). A build whose vendor dates all have their layer (the scores are
+  in it), such as one a new purchase snapshot starts, never loads it.
 - **A model URI names one model.** The build id hashes the model's URI (``obt.trigger.planner``), so a URI must
   always mean the same model: the URI is a folder named after its model version, and a model whose card
   (``model_card.json`` beside it) gives another version stops the build before any source is read.
@@ -38,6 +44,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pyspark.ml import PipelineModel
@@ -70,7 +77,11 @@ class TaggerError(ValueError):
 class Tagger:
     uri: str  # as --tagger-model gives it
     model_version: str  # from its card, equal to the folder's name
-    model: PipelineModel
+    folder: str  # where Spark reads it
+
+    @cached_property
+    def model(self) -> PipelineModel:
+        return PipelineModel.load(self.folder)
 
 
 def load(spark: SparkSession, paths: PathMap, uri: str) -> Tagger:
@@ -89,14 +100,15 @@ def load(spark: SparkSession, paths: PathMap, uri: str) -> Tagger:
             f"tagger model {uri}: its {CARD_NAME} says model_version {version!r}, the folder is named {named!r}; "
             "a model URI must name exactly one model version"
         )
-    return Tagger(uri, version, PipelineModel.load(folder))
+    return Tagger(uri, version, folder)
 
 
-def score(tagger: Tagger | None, reviews: DataFrame) -> DataFrame:
+def score(tagger: Tagger | None, reviews: DataFrame, *, empty: bool = False) -> DataFrame:
     """The classified ``reviews`` (``review_str``, ``reason``, …) with ``predicted_positive`` and
     ``sentiment_score``: the model's verdict on each kept review, NULL on rejected ones, NULL throughout without
-    a model. No other column of the model's is kept."""
-    if tagger is None:
+    a model. No other column of the model's is kept. ``empty``: the caller knows there are no reviews (only their
+    schema is wanted), so the model is not loaded."""
+    if tagger is None or empty:
         return reviews.withColumns(
             {PREDICTED_POSITIVE: F.lit(None).cast("int"), SENTIMENT_SCORE: F.lit(None).cast("double")}
         )

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.spark_jobs.helpers import CURATED
+
 SPARK_JOBS = Path(__file__).resolve().parents[2] / "spark_jobs"
 # The job's package is top-level ``obt_job`` (as in dist/spark_job.zip), not part of the ``obt`` package.
 if str(SPARK_JOBS) not in sys.path:
     sys.path.insert(0, str(SPARK_JOBS))
-
-RAW = "obt-raw"
-CURATED = "obt-curated"
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Test inputs: job arguments, one vendor date through both phases of its rules, a stub Pub/Sub REST endpoint."""
+"""Test inputs: job arguments, one vendor date through both phases of its rules, a stub Pub/Sub REST endpoint, a raw
+bucket of pinned generations and the job run on it in local mirror mode."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
 from pathlib import Path
+
+import pytest
+
+from obt_contract.layout import mirror_name, pinned_uri
+from obt_contract.sources import LOG_REVIEWS, MOVIE_REVIEW
+
+RAW = "obt-raw"
+CURATED = "obt-curated"
 
 TOPIC = "projects/obt-test/topics/obt-build-complete"
 DAY = date(2026, 11, 23)
@@ -103,3 +113,53 @@ def gz(text: bytes) -> bytes:
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as f:
         f.write(text)
     return buf.getvalue()
+
+
+class RawBucket:
+    """Raw objects by name at their current generation, as the planner pins them."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[int, bytes]] = {}
+        self._generations = count(1_000)
+
+    def put(self, name: str, data: bytes) -> None:
+        self.objects[name] = (next(self._generations), data)
+
+    def uri(self, name: str) -> str:
+        return pinned_uri(RAW, name, self.objects[name][0])
+
+    def vendor(self, source: str) -> list[str]:
+        return sorted(self.uri(name) for name in self.objects if name.startswith(f"{source}/"))
+
+    def stage(self, mirror: Path) -> None:
+        """What the local Dataproc endpoint does before the driver starts: each pinned generation into its file."""
+        for name, (_, data) in self.objects.items():
+            path = mirror / mirror_name(self.uri(name))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+
+def build_in_mirror(spark, bucket: RawBucket, snapshot: str, mirror: Path, build_id: str, *flags: str) -> dict:
+    """The job on ``bucket``'s current objects (the purchase snapshot under the ``snapshot`` prefix: its
+    ``part-00000.csv`` and ``_MANIFEST.json``; every vendor file) in local mirror mode with ``mirror`` as its folder,
+    publishing to a stub; returns its manifest. The outputs are under ``mirror / CURATED``. The storage emulator
+    (``STORAGE_EMULATOR_HOST``) holds the curated bucket, where a later build finds this one's classified layer even
+    from a fresh mirror folder."""
+    from obt_job import job
+    from obt_job.args import parse_args
+    from obt_job.paths import MIRROR_CONF
+
+    bucket.stage(mirror)
+    part, manifest_uri = (bucket.uri(f"{snapshot}{name}") for name in ("part-00000.csv", "_MANIFEST.json"))
+    records = len(bucket.objects[f"{snapshot}part-00000.csv"][1].splitlines()) - 1  # a header, no quoted newlines
+    write_snapshot_manifest(mirror / mirror_name(manifest_uri), [], total_rows=records)
+    argv = job_argv(
+        build_id, manifest_uri, [part], bucket.vendor(MOVIE_REVIEW), bucket.vendor(LOG_REVIEWS), f"gs://{CURATED}"
+    )
+    spark.conf.set(MIRROR_CONF, str(mirror))
+    try:
+        with pubsub_stub() as (host, _published), pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PUBSUB_EMULATOR_HOST", host)
+            return job.run(spark, parse_args([*argv, *flags]))
+    finally:
+        spark.conf.unset(MIRROR_CONF)

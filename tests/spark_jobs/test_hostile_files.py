@@ -20,8 +20,7 @@ import pytest
 
 from obt_contract.layout import mirror_name, pinned_uri
 from obt_contract.schema import DATA_COLUMNS
-from tests.spark_jobs.conftest import CURATED, RAW
-from tests.spark_jobs.helpers import TOPIC, gz, job_argv, pubsub_stub, write_snapshot_manifest
+from tests.spark_jobs.helpers import CURATED, RAW, TOPIC, gz, job_argv, pubsub_stub, write_snapshot_manifest
 
 BUILD = "obt-hostile0000000000000"
 

@@ -17,15 +17,12 @@ import csv
 import io
 from collections import Counter
 from datetime import date, timedelta
-from itertools import count
 
 import pytest
 
-from obt_contract.layout import mirror_name, pinned_uri
 from obt_contract.sources import ALL_SOURCES, LOG_REVIEWS, MOVIE_REVIEW
 from obt_tools import generate
-from tests.spark_jobs.conftest import CURATED, RAW
-from tests.spark_jobs.helpers import job_argv, pubsub_stub, write_snapshot_manifest
+from tests.spark_jobs.helpers import CURATED, RawBucket, build_in_mirror
 
 pytestmark = pytest.mark.slow
 
@@ -83,43 +80,16 @@ def _vendor_files() -> tuple[dict[date, dict[str, list[tuple[str, ...]]]], dict[
     return rows, reupload
 
 
-class RawBucket:
-    """Raw objects by name at their current generation, as the planner pins them."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, tuple[int, bytes]] = {}
-        self._generations = count(1_000)
-
-    def put(self, name: str, data: bytes) -> None:
-        self.objects[name] = (next(self._generations), data)
-
-    def uri(self, name: str) -> str:
-        return pinned_uri(RAW, name, self.objects[name][0])
-
-    def vendor(self, source: str) -> list[str]:
-        return sorted(self.uri(name) for name in self.objects if name.startswith(f"{source}/"))
-
-    def stage(self, mirror) -> None:
-        """What the local Dataproc endpoint does before the driver starts: each pinned generation into its file."""
-        for name, (_, data) in self.objects.items():
-            path = mirror / mirror_name(self.uri(name))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-
-
 @pytest.fixture(scope="module")
-def builds(spark, tmp_path_factory, storage_emulator, monkeypatch_module):
+def builds(spark, tmp_path_factory, storage_emulator):
     """Every build's manifest, OBT rows and quarantine rows, by the last date it has: ``b3`` (D1..D3), ``b4`` (D4
     added), ``b5`` (D2 re-uploaded, D5 added), then ``full`` on ``b5``'s inputs."""
-    from obt_job import job
-    from obt_job.args import parse_args
-    from obt_job.paths import MIRROR_CONF
     from pyspark.sql import functions as F
 
     rows, reupload = _vendor_files()
     bucket = RawBucket()
     bucket.put(f"{SNAPSHOT}part-00000.csv", PURCHASES.encode())
-    bucket.put(f"{SNAPSHOT}_MANIFEST.json", b"")  # written into each mirror below
+    bucket.put(f"{SNAPSHOT}_MANIFEST.json", b"")  # written into each mirror by build_in_mirror
     headers = {MOVIE_REVIEW: generate.REVIEW_HEADER, LOG_REVIEWS: generate.LOG_HEADER}
 
     def put_date(day: date, files: dict[str, list[tuple[str, ...]]]) -> None:
@@ -130,24 +100,7 @@ def builds(spark, tmp_path_factory, storage_emulator, monkeypatch_module):
 
     def build(name: str, *flags: str) -> None:
         mirror = tmp_path_factory.mktemp(f"mirror-{name}")  # a fresh mirror: the layer only in the emulator
-        bucket.stage(mirror)
-        manifest_uri = bucket.uri(f"{SNAPSHOT}_MANIFEST.json")
-        write_snapshot_manifest(mirror / mirror_name(manifest_uri), [], total_rows=44)
-        argv = job_argv(
-            f"obt-{name}",
-            manifest_uri,
-            [bucket.uri(f"{SNAPSHOT}part-00000.csv")],
-            bucket.vendor(MOVIE_REVIEW),
-            bucket.vendor(LOG_REVIEWS),
-            f"gs://{CURATED}",
-        )
-        spark.conf.set(MIRROR_CONF, str(mirror))
-        try:
-            with pubsub_stub() as (host, _published):
-                monkeypatch_module.setenv("PUBSUB_EMULATOR_HOST", host)
-                manifest = job.run(spark, parse_args([*argv, *flags]))
-        finally:
-            spark.conf.unset(MIRROR_CONF)
+        manifest = build_in_mirror(spark, bucket, SNAPSHOT, mirror, f"obt-{name}", *flags)
         outputs = mirror / CURATED
         # Every source's quarantine in one read (each Spark job costs ~1 s here), told apart by file path.
         folders = {source: f"/quarantine/{source}/build_id=obt-{name}/" for source in ALL_SOURCES}

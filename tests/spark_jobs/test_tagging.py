@@ -114,7 +114,9 @@ def test_each_distinct_kept_text_is_scored_once_and_every_review_gets_its_scores
             given.append(df)
             return tagger.model.transform(df)
 
-    scored = tagging.score(dataclasses.replace(tagger, model=Recording()), classified).collect()
+    recording = dataclasses.replace(tagger)
+    recording.__dict__["model"] = Recording()  # what the cached property holds once loaded
+    scored = tagging.score(recording, classified).collect()
     by_id = {r["review_id"]: r for r in scored}
     assert len(scored) == len(by_id) == len(rows)
     [texts] = given
@@ -159,6 +161,25 @@ def test_without_a_model_nothing_is_loaded_and_the_scores_are_null(spark, monkey
     assert dict(scored.dtypes)["predicted_positive"] == "int" and dict(scored.dtypes)["sentiment_score"] == "double"
     assert {(r["predicted_positive"], r["sentiment_score"]) for r in scored.collect()} == {(None, None)}
     assert tagging.manifest_record(None, []) is None
+
+
+def test_the_model_itself_is_loaded_only_when_reviews_are_scored(spark, tagger_model, monkeypatch):
+    """The card is checked at once, the ``PipelineModel`` loaded by the first scoring, once: a build whose every
+    date has its layer (here: no review file to classify) never loads it."""
+    from obt_job import job
+
+    loaded = []
+    load = tagging.PipelineModel.load
+    monkeypatch.setattr(tagging.PipelineModel, "load", lambda folder: loaded.append(folder) or load(folder))
+    argv = job_argv("obt-tagged", "file:///m", ["file:///p"], ["file:///r"], ["file:///l"], "file:///o")
+    build = job.Build(spark, parse_args([*argv, "--tagger-model", tagger_model.uri]))
+    build.load_tagger()
+    assert (build.tagger.model_version, loaded) == (tagger_model.version, [])
+    schema_only = dict(build._layer_rows(VENDOR_SOURCES[0], []).dtypes)
+    assert (schema_only["predicted_positive"], schema_only["sentiment_score"], loaded) == ("int", "double", [])
+    for _ in range(2):
+        tagging.score(build.tagger, classified_reviews(spark))
+    assert [folder.rsplit("/", 1)[-1] for folder in loaded] == [tagger_model.version]
 
 
 def test_a_model_whose_card_names_another_version_than_its_folder_is_refused(spark, tagger_model, tmp_path):
