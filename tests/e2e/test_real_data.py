@@ -3,8 +3,8 @@ tagger trained on the real labels reaches its accuracy target and scores every r
 model scoring the file itself).
 
 The tagger's figures are read from the model card the demo's training wrote (``obt tagger train``: 5-fold
-cross-validation by distinct text, then the fit on every row), not cross-validated again here: the training is the
-minute and a half this module's setup spends on the tagger, and the card is what the demo reports."""
+cross-validation by distinct text and the fit on every row), not cross-validated again here: the training is the
+~55 s of this module's setup, and the card is what the demo reports."""
 
 from __future__ import annotations
 

@@ -3,7 +3,9 @@ reference figures and equals a full rebuild of the same contents, row for row.
 
 The reviews and logs of ``../shared/data`` are cut by review id into three dates; each date's last 1,000 logs
 arrive a date late (so a log joins its review across dates), and the third date repeats 50 reviews of the first
-with their logs (kept once). The real purchases (the PostgreSQL export ``extract_postgres`` lands) are the snapshot.
+with their logs (kept once). The snapshot is the real purchases' first 50,000 records as ``extract_postgres`` exports
+them: the purchases do not depend on the vendor dates (the whole file's figures: ``tests/e2e/test_real_data.py``),
+and all 541,908 cost each build ~4 s.
 The job runs with ``--full-rebuild`` on the three dates, the oracle, which classifies every date into the layer;
 then the vendor re-uploads the second date's files unchanged (new generations), and the job runs again from a fresh
 mirror folder: it reuses the first and third dates from the layer it finds through the storage emulator and
@@ -17,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -39,9 +41,9 @@ LAST_ID = {D1: 33_000, D2: 66_000}  # review ids up to this on that date, the re
 LATE = 1_000  # each date's last logs, arriving the next date
 REPEATED = range(1, 51)  # D1's first reviews and their logs, again on D3
 SNAPSHOT = "user_purchase/ingest_date=2026-11-22/run_id=r1/"
+PURCHASES = 50_000  # the real file's first records
 # The reference figures (../shared/data/README.md), whatever the dates the vendor files came on.
 OBT_ROWS, REVIEWS, POSITIVE = 99_965, 100_000, 37_597
-CUSTOMERS, AMOUNT_SPENT = 4_335, Decimal("8833773.964")
 
 
 def _day(review_id: int) -> date:
@@ -73,11 +75,12 @@ def _split() -> dict[date, dict[str, bytes]]:
 
 
 def _purchases() -> bytes:
-    """The real purchases as ``extract_postgres`` exports them (``obt seed``'s conversion)."""
+    """The real purchases' first ``PURCHASES`` records as ``extract_postgres`` exports them (``obt seed``'s
+    conversion; the file has one record a line)."""
     spool = io.BytesIO()
     spool.write((",".join(name for name, _ in seed.COLUMNS) + "\n").encode())
     with seed.open_text(FILES["purchases"]) as text:
-        seed.spool_converted(text, spool)
+        assert seed.spool_converted(io.StringIO("".join(islice(text, PURCHASES + 1))), spool) == PURCHASES
     return spool.getvalue()
 
 
@@ -135,8 +138,8 @@ def test_the_split_files_give_the_reference_figures(builds):
     metrics = manifest["metrics"]
     assert manifest["obt"]["rows"] == builds["incremental"]["obt"].count() == OBT_ROWS
     assert (metrics["reviews"], metrics["positive_reviews"]) == (REVIEWS, POSITIVE)
-    assert metrics["customers_with_purchases"] == CUSTOMERS
-    assert Decimal(metrics["amount_spent_total"]) == AMOUNT_SPENT
+    assert manifest["sources"]["user_purchase"]["read"] == PURCHASES
+    assert metrics["customers_with_purchases"] > 0  # the OBT rows of these customers carry their metrics
     assert manifest["sources"]["review_log_join"]["kept"] == REVIEWS
     for source in (MOVIE_REVIEW, LOG_REVIEWS):
         counts = manifest["sources"][source]
