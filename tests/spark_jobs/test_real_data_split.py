@@ -1,11 +1,12 @@
-"""The real vendor files split over three ingest dates: a build that reuses the classified layer gives the
-reference figures and equals a full rebuild of the same contents, row for row.
+"""The real vendor files split over three ingest dates: a build that reuses the classified layer gives the vendor
+files' reference figures and equals a full rebuild of the same contents, row for row.
 
 The reviews and logs of ``../shared/data`` are cut by review id into three dates; each date's last 1,000 logs
 arrive a date late (so a log joins its review across dates), and the third date repeats 50 reviews of the first
 with their logs (kept once). The snapshot is the real purchases' first 50,000 records as ``extract_postgres`` exports
 them: the purchases do not depend on the vendor dates (the whole file's figures: ``tests/e2e/test_real_data.py``),
 and all 541,908 cost each build ~4 s.
+
 The job runs with ``--full-rebuild`` on the three dates, the oracle, which classifies every date into the layer;
 then the vendor re-uploads the second date's files unchanged (new generations), and the job runs again from a fresh
 mirror folder: it reuses the first and third dates from the layer it finds through the storage emulator and
